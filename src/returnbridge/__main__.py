@@ -1,0 +1,3 @@
+from returnbridge.entrypoints.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Amazon Vendor Central: inbound facts (refunds at first scan)."""

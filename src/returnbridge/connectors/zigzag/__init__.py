@@ -1,0 +1,1 @@
+"""ZigZag: the event contract, CSV exports (and, later, webhooks and polling)."""

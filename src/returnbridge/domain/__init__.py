@@ -1,0 +1,1 @@
+"""Pure business rules in the spec's vocabulary. Standard library only."""

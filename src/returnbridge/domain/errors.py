@@ -1,0 +1,71 @@
+"""One rooted hierarchy of errors, each with a stable machine-readable code.
+
+Expected business outcomes (an unknown SKU, an inactive product) are not raised: they become
+exception records (see ``ExceptionCode``). What is raised here is a refusal to go on: a bad
+master-data file, a request that breaks a rule, a store that cannot be reached.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ExceptionCode(StrEnum):
+    """Stable codes of exception records: lines or events that cannot flow on their own."""
+
+    UNKNOWN_SKU = "UNKNOWN_SKU"
+    INACTIVE_SKU = "INACTIVE_SKU"
+    UNMAPPED_REASON = "UNMAPPED_REASON"
+    UNMAPPED_DISPOSITION = "UNMAPPED_DISPOSITION"
+    UNMAPPED_GRADE = "UNMAPPED_GRADE"
+    UNMAPPED_CHARGE = "UNMAPPED_CHARGE"
+    GRADE_DISPOSITION_CONFLICT = "GRADE_DISPOSITION_CONFLICT"
+    QUANTITY_MISMATCH = "QUANTITY_MISMATCH"
+    INVALID_EVENT = "INVALID_EVENT"
+    PROCESSING_FAILED = "PROCESSING_FAILED"
+
+
+class ReturnBridgeError(Exception):
+    """Root of every error returnbridge raises on purpose."""
+
+    code = "returnbridge.error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class MasterDataError(ReturnBridgeError):
+    """A catalog or mapping file breaks a rule; the message names file, row and field."""
+
+    code = "masterdata.invalid"
+
+
+class CatalogAmbiguity(MasterDataError):
+    """Two catalog items answer to the same identifier."""
+
+    code = "catalog.ambiguous"
+
+
+class InvalidEvent(ReturnBridgeError):
+    """An inbound event cannot be read; the message says which field and why."""
+
+    code = "event.invalid"
+
+
+class ExceptionActionRefused(ReturnBridgeError):
+    """A resolution that would lose units or money, or that does not fit the exception."""
+
+    code = "exception.action_refused"
+
+
+class NotFound(ReturnBridgeError):
+    """The record asked for does not exist."""
+
+    code = "record.not_found"
+
+
+class StoreUnavailable(ReturnBridgeError):
+    """The database cannot be reached or answered with a driver error."""
+
+    code = "store.unavailable"

@@ -1,0 +1,366 @@
+"""Route each return line by catalog, grade and disposition, and say what it should cause.
+
+``evaluate_case`` is pure: given the merged facts of a case, the catalog and the mappings, it
+says for every line where its units stand, which exceptions hold it, how much sellable stock it
+should have added, and which journal entry should exist for it. The service layer compares that
+with what was already posted and writes only the difference, so the same facts always lead to
+the same books however often, and in whatever order, they arrive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from returnbridge.domain.catalog import Catalog, CatalogItem
+from returnbridge.domain.errors import ExceptionCode
+from returnbridge.domain.journals import JournalDraft, JournalKind, transfer
+from returnbridge.domain.mappings import DispositionRule, Mappings, Route
+from returnbridge.domain.returns import CaseFacts, CaseStatus, LineState, LineStatus
+
+# A person may waive these and let the line flow; the others leave no way to book the units.
+WAIVABLE = frozenset(
+    {ExceptionCode.UNMAPPED_REASON, ExceptionCode.QUANTITY_MISMATCH, ExceptionCode.UNMAPPED_CHARGE}
+)
+
+CHARGE_PREFIX = "charge:"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A reason a line cannot flow: becomes (or keeps open) an exception record."""
+
+    code: ExceptionCode
+    message: str
+
+
+@dataclass(frozen=True)
+class UnitBuckets:
+    """Where the received units of a line stand; they always add up to ``received``."""
+
+    received: int = 0
+    restocked: int = 0
+    written_off: int = 0
+    liquidated: int = 0
+    refurbished: int = 0
+    returned_to_vendor: int = 0
+    in_exception: int = 0
+    pending: int = 0
+
+    @property
+    def conserved(self) -> bool:
+        return self.received == (
+            self.restocked
+            + self.written_off
+            + self.liquidated
+            + self.refurbished
+            + self.returned_to_vendor
+            + self.in_exception
+            + self.pending
+        )
+
+
+_BUCKET_OF_ROUTE = {
+    Route.RESTOCK: "restocked",
+    Route.WRITE_OFF: "written_off",
+    Route.LIQUIDATE: "liquidated",
+    Route.REFURBISH: "refurbished",
+    Route.RETURN_TO_VENDOR: "returned_to_vendor",
+}
+
+
+@dataclass(frozen=True)
+class LineOutcome:
+    """What a line should look like now: status, units, exceptions, stock and journal."""
+
+    line_id: str
+    kind: str
+    status: LineStatus
+    units: UnitBuckets
+    findings: tuple[Finding, ...] = ()
+    sku_scanned: str | None = None
+    sku: str | None = None
+    route: Route | None = None
+    grade: str | None = None
+    disposition: str | None = None
+    reason: str | None = None
+    amazon_reason: str | None = None
+    expected_qty: int | None = None
+    stock: int = 0
+    journal: JournalDraft | None = None
+
+
+@dataclass(frozen=True)
+class CaseOutcome:
+    status: CaseStatus
+    lines: tuple[LineOutcome, ...] = field(default_factory=tuple)
+
+
+def _units(received: int, bucket: str) -> UnitBuckets:
+    return replace(UnitBuckets(received=received), **{bucket: received})
+
+
+def _where(facts: CaseFacts, line: LineState) -> str:
+    return f"return {facts.return_id or facts.case_key} line {line.line_id}"
+
+
+def _check_sku(
+    facts: CaseFacts, line: LineState, catalog: Catalog, findings: list[Finding]
+) -> CatalogItem | None:
+    scanned = line.sku
+    if not scanned:
+        # Not yet known (a grading scan can arrive before the registration that names the
+        # SKU): the units wait as pending, they are not an exception.
+        return None
+    resolution = catalog.resolve(scanned)
+    if resolution is None:
+        findings.append(
+            Finding(
+                ExceptionCode.UNKNOWN_SKU,
+                f"{_where(facts, line)}: SKU {scanned!r} matches no vendor SKU, EAN, ASIN or alias "
+                "in the catalog master; add it (or an alias) to the catalog, or re-map the line",
+            )
+        )
+        return None
+    item = resolution.item
+    if item.non_inventory:
+        findings.append(
+            Finding(
+                ExceptionCode.UNKNOWN_SKU,
+                f"{_where(facts, line)}: {item.sku!r} is a non-inventory SKU and cannot be "
+                "a returned product; re-map the line to the product that came back",
+            )
+        )
+        return None
+    if not item.active:
+        findings.append(
+            Finding(
+                ExceptionCode.INACTIVE_SKU,
+                f"{_where(facts, line)}: {item.sku!r} is inactive in the catalog master, so its "
+                "units cannot be restocked; write the line off or re-map it to an active product",
+            )
+        )
+    return item
+
+
+def evaluate_line(
+    facts: CaseFacts, line: LineState, catalog: Catalog, mappings: Mappings
+) -> LineOutcome:
+    """Decide where one product line stands. Pure: same inputs, same outcome."""
+    received = line.units_received
+    base = LineOutcome(
+        line_id=line.line_id,
+        kind="product",
+        status=_pre_receipt_status(facts),
+        units=UnitBuckets(),
+        sku_scanned=line.sku_scanned,
+        grade=line.grade,
+        disposition=line.effective_disposition,
+        reason=line.effective_reason,
+        expected_qty=line.expected_qty,
+    )
+    if facts.cancelled and not facts.any_received:
+        return replace(base, status=LineStatus.CANCELLED)
+
+    findings: list[Finding] = []
+    item = _check_sku(facts, line, catalog, findings)
+
+    amazon_reason = None
+    reason = line.effective_reason
+    if reason is not None:
+        amazon_reason = mappings.amazon_reason(reason)
+        if amazon_reason is None:
+            findings.append(
+                Finding(
+                    ExceptionCode.UNMAPPED_REASON,
+                    f"{_where(facts, line)}: ZigZag reason {reason!r} has no Amazon return reason "
+                    "in the reason map; add it to the mappings file",
+                )
+            )
+
+    for label, qty in (("graded", line.graded_qty), ("disposed of", line.disposed_qty)):
+        if line.received_qty is not None and qty is not None and qty != line.received_qty:
+            findings.append(
+                Finding(
+                    ExceptionCode.QUANTITY_MISMATCH,
+                    f"{_where(facts, line)}: {line.received_qty} received but {qty} {label}",
+                )
+            )
+    if line.expected_qty is not None and received > line.expected_qty:
+        findings.append(
+            Finding(
+                ExceptionCode.QUANTITY_MISMATCH,
+                f"{_where(facts, line)}: {received} received but only "
+                f"{line.expected_qty} registered",
+            )
+        )
+
+    route: Route | None = None
+    if line.grade is not None:
+        route = mappings.route_for_grade(line.grade)
+        if route is None:
+            findings.append(
+                Finding(
+                    ExceptionCode.UNMAPPED_GRADE,
+                    f"{_where(facts, line)}: grade {line.grade!r} has no route in the "
+                    "mappings file",
+                )
+            )
+
+    rule: DispositionRule | None = None
+    disposition = line.effective_disposition
+    if disposition is not None:
+        rule = mappings.disposition(disposition)
+        if rule is None:
+            findings.append(
+                Finding(
+                    ExceptionCode.UNMAPPED_DISPOSITION,
+                    f"{_where(facts, line)}: disposition {disposition!r} has no GL accounts in the "
+                    "mappings file, so its financial impact cannot be journalled",
+                )
+            )
+        elif route is not None and rule.route is not route:
+            findings.append(
+                Finding(
+                    ExceptionCode.GRADE_DISPOSITION_CONFLICT,
+                    f"{_where(facts, line)}: grade {line.grade!r} routes to {route.value} but "
+                    f"disposition {disposition!r} routes to {rule.route.value}",
+                )
+            )
+
+    if line.write_off:
+        # A person decided to write the units off: nothing else stands in the way.
+        findings = []
+        route = Route.WRITE_OFF
+        rule = mappings.disposition(mappings.write_off_disposition)
+    if line.accept_quantity:
+        findings = [f for f in findings if f.code is not ExceptionCode.QUANTITY_MISMATCH]
+    findings = [f for f in findings if not _waived(f, line, received)]
+
+    outcome = replace(
+        base,
+        sku=item.sku if item else None,
+        route=route,
+        amazon_reason=amazon_reason,
+        findings=tuple(findings),
+    )
+    if findings:
+        if not received:
+            return outcome
+        return replace(outcome, status=LineStatus.EXCEPTION, units=_units(received, "in_exception"))
+    if received == 0:
+        return outcome
+    if route is None or (item is None and not line.write_off):
+        return replace(outcome, status=LineStatus.RECEIVED, units=_units(received, "pending"))
+    stock = received if route is Route.RESTOCK else 0
+    if rule is None:
+        # Graded, no disposition yet: an A-grade is sellable now, the rest waits.
+        bucket = "restocked" if stock else "pending"
+        return replace(
+            outcome, status=LineStatus.GRADED, units=_units(received, bucket), stock=stock
+        )
+    journal = None
+    if item is not None and item.unit_cost.amount > 0:
+        journal = transfer(
+            rule.accounts,
+            item.unit_cost.times(received),
+            JournalKind.DISPOSITION,
+            f"{route.value} {received} x {item.sku} ({rule.code}), {_where(facts, line)}",
+        )
+    return replace(
+        outcome,
+        status=LineStatus.CLOSED,
+        units=_units(received, _BUCKET_OF_ROUTE[route]),
+        stock=stock,
+        journal=journal,
+    )
+
+
+def _waived(finding: Finding, line: LineState, received: int) -> bool:
+    """A person ignored this code; only waivable codes may be ignored once units are in hand."""
+    if finding.code not in line.ignored:
+        return False
+    return finding.code in WAIVABLE or received == 0
+
+
+def _pre_receipt_status(facts: CaseFacts) -> LineStatus:
+    return LineStatus.IN_TRANSIT if facts.in_transit else LineStatus.REGISTERED
+
+
+def evaluate_charge(
+    facts: CaseFacts, charge_id: str, mappings: Mappings, waived: frozenset[str]
+) -> LineOutcome:
+    """A non-product charge: journalled on its accounts, never stock."""
+    charge = facts.charges[charge_id]
+    line_id = CHARGE_PREFIX + charge_id
+    rule = mappings.charge(charge.charge_type)
+    base = LineOutcome(
+        line_id=line_id,
+        kind="charge",
+        status=LineStatus.CLOSED,
+        units=UnitBuckets(),
+        sku_scanned=charge.sku,
+        disposition=charge.charge_type,
+    )
+    if rule is None:
+        if ExceptionCode.UNMAPPED_CHARGE in waived:
+            return base
+        finding = Finding(
+            ExceptionCode.UNMAPPED_CHARGE,
+            f"return {facts.return_id or facts.case_key} charge {charge_id}: charge type "
+            f"{charge.charge_type!r} has no GL accounts in the mappings file",
+        )
+        return replace(base, status=LineStatus.EXCEPTION, findings=(finding,))
+    journal = None
+    if charge.amount.amount > 0:
+        journal = transfer(
+            rule.accounts,
+            charge.amount,
+            JournalKind.CHARGE,
+            f"charge {charge.charge_type} on return {facts.return_id}",
+        )
+    return replace(base, sku=rule.non_inventory_sku, journal=journal)
+
+
+def evaluate_case(facts: CaseFacts, catalog: Catalog, mappings: Mappings) -> CaseOutcome:
+    """Evaluate every line and charge of a case and derive the case's status."""
+    outcomes: list[LineOutcome] = []
+    for line_id, line in facts.lines.items():
+        if line_id.startswith(CHARGE_PREFIX) or not line.has_facts:
+            continue
+        outcomes.append(evaluate_line(facts, line, catalog, mappings))
+    for charge_id in facts.charges:
+        override = facts.lines.get(CHARGE_PREFIX + charge_id)
+        waived = override.ignored if override else frozenset()
+        outcomes.append(evaluate_charge(facts, charge_id, mappings, waived))
+    return CaseOutcome(status=_case_status(facts, outcomes), lines=tuple(outcomes))
+
+
+_PROGRESS = [
+    CaseStatus.REGISTERED,
+    CaseStatus.IN_TRANSIT,
+    CaseStatus.RECEIVED,
+    CaseStatus.GRADED,
+    CaseStatus.DISPOSITION_SET,
+    CaseStatus.CLOSED,
+]
+
+
+def _stage(outcome: LineOutcome) -> CaseStatus:
+    """How far a line has come in its life cycle, exceptions aside."""
+    if outcome.status is LineStatus.EXCEPTION:
+        if outcome.disposition is not None:
+            return CaseStatus.DISPOSITION_SET
+        return CaseStatus.GRADED if outcome.grade is not None else CaseStatus.RECEIVED
+    return CaseStatus(outcome.status.value)
+
+
+def _case_status(facts: CaseFacts, outcomes: list[LineOutcome]) -> CaseStatus:
+    if facts.provisional:
+        return CaseStatus.PROVISIONAL
+    if facts.cancelled and not facts.any_received:
+        return CaseStatus.CANCELLED
+    products = [o for o in outcomes if o.kind == "product"]
+    if not products:
+        return CaseStatus.IN_TRANSIT if facts.in_transit else CaseStatus.REGISTERED
+    # The case is as far along as its least advanced line.
+    return min((_stage(o) for o in products), key=_PROGRESS.index)

@@ -1,0 +1,75 @@
+"""``import zigzag`` (CSV exports) and ``process`` (drain the inbox)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from returnbridge.bootstrap import App
+from returnbridge.connectors.zigzag.csv_export import read_export
+from returnbridge.entrypoints.cli.common import DbOption, console, open_app, progress_bar
+from returnbridge.services.pipeline import ProcessStats, StreamResult, ingest_stream
+
+import_app = typer.Typer(no_args_is_help=True, help="Import partner exports into the inbox.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(import_app, name="import")
+    app.command("process")(process)
+
+
+def import_zigzag_file(rb: App, file: Path) -> StreamResult:
+    """Stream a ZigZag CSV export into the inbox, with a progress bar over the file's bytes."""
+    size = file.stat().st_size
+    with progress_bar(counts=False) as bar:
+        task = bar.add_task(f"importing {file.name}", total=size)
+        result = ingest_stream(
+            rb.stores,
+            read_export(file, on_bytes=lambda n: bar.update(task, completed=n)),
+            rb.clock,
+            batch_size=rb.settings.import_batch_size,
+        )
+        bar.update(task, completed=size)
+    return result
+
+
+@import_app.command("zigzag")
+def import_zigzag(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A ZigZag CSV export."),
+    db: str | None = DbOption,
+) -> None:
+    """Store every event of FILE in the inbox (durable, deduplicated); unreadable rows become
+    INVALID_EVENT exceptions and the rest still imports. Run `process` to apply them."""
+    with open_app(db) as rb:
+        result = import_zigzag_file(rb, file)
+    console.print(
+        f"{result.accepted} events accepted, {result.duplicates} duplicates ignored, "
+        f"{result.invalid} unreadable (kept as INVALID_EVENT exceptions)"
+    )
+    for problem in result.problems:
+        console.print(f"  [yellow]unreadable[/] {problem}")
+    if result.invalid > len(result.problems):
+        console.print(
+            f"  ... and {result.invalid - len(result.problems)} more: "
+            "`returnbridge exceptions list --code INVALID_EVENT`"
+        )
+
+
+def drain_inbox(rb: App) -> ProcessStats:
+    """Process everything pending, with a progress bar."""
+    with rb.stores() as store:
+        pending = store.inbox_pending()
+    with progress_bar() as bar:
+        task = bar.add_task("processing inbox", total=pending)
+        stats = rb.processor.drain(progress=lambda n: bar.advance(task, n))
+    return stats
+
+
+def process(db: str | None = DbOption) -> None:
+    """Drain the inbox: apply every pending event to its return case."""
+    with open_app(db) as rb:
+        stats = drain_inbox(rb)
+    console.print(
+        f"{stats.processed} events processed, {stats.invalid} invalid, {stats.failed} failed"
+    )

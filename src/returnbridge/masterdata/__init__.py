@@ -1,0 +1,1 @@
+"""Loaders for the files a brand edits: the catalog master (CSV) and the mappings (TOML)."""

@@ -1,0 +1,110 @@
+"""Read the mappings file (TOML), with errors that name the file and the field."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from returnbridge.domain.errors import MasterDataError
+from returnbridge.domain.mappings import (
+    ChargeRule,
+    DispositionRule,
+    GlAccounts,
+    Mappings,
+    Route,
+    normalize_code,
+)
+
+DEFAULT_MAPPINGS = Path(__file__).resolve().parent.parent / "data" / "mappings.toml"
+
+Account = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Disposition(_Strict):
+    route: Route
+    debit: Account
+    credit: Account
+
+
+class _Charge(_Strict):
+    debit: Account
+    credit: Account
+    non_inventory_sku: str | None = None
+
+
+class _MappingsFile(_Strict):
+    sellable_grades: list[str] = Field(default_factory=lambda: ["A"], min_length=1)
+    write_off_disposition: str = "DESTROY"
+    reasons: dict[str, Annotated[str, StringConstraints(min_length=1)]] = Field(
+        default_factory=dict
+    )
+    grades: dict[str, Route] = Field(default_factory=dict)
+    dispositions: dict[str, _Disposition] = Field(default_factory=dict)
+    charges: dict[str, _Charge] = Field(default_factory=dict)
+
+
+def parse_mappings(text: str, name: str = "mappings.toml") -> Mappings:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise MasterDataError(f"{name}: not valid TOML: {exc}") from exc
+    try:
+        raw = _MappingsFile.model_validate(data)
+    except ValidationError as exc:
+        detail = "; ".join(
+            f"{name}: field '{'.'.join(str(p) for p in err['loc'])}': {err['msg']}"
+            for err in exc.errors()
+        )
+        raise MasterDataError(detail) from exc
+    sellable = frozenset(normalize_code(g) for g in raw.sellable_grades)
+    grade_routes = {normalize_code(g): r for g, r in raw.grades.items()}
+    problems = [
+        f"{name}: field 'grades.{g}': only a sellable grade ({', '.join(sorted(sellable))}) "
+        "may route to restock"
+        for g, r in grade_routes.items()
+        if r is Route.RESTOCK and g not in sellable
+    ]
+    dispositions = {
+        normalize_code(code): DispositionRule(
+            normalize_code(code), d.route, GlAccounts(d.debit, d.credit)
+        )
+        for code, d in raw.dispositions.items()
+    }
+    write_off = normalize_code(raw.write_off_disposition)
+    if write_off not in dispositions or dispositions[write_off].route is not Route.WRITE_OFF:
+        problems.append(
+            f"{name}: field 'write_off_disposition': {raw.write_off_disposition!r} must name a "
+            "disposition whose route is write_off"
+        )
+    if problems:
+        raise MasterDataError("; ".join(problems))
+    return Mappings(
+        reasons={normalize_code(k): v.strip() for k, v in raw.reasons.items()},
+        sellable_grades=sellable,
+        grade_routes=grade_routes,
+        dispositions=dispositions,
+        charges={
+            normalize_code(code): ChargeRule(
+                normalize_code(code), GlAccounts(c.debit, c.credit), c.non_inventory_sku
+            )
+            for code, c in raw.charges.items()
+        },
+        write_off_disposition=write_off,
+    )
+
+
+def read_mappings(path: Path) -> Mappings:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise MasterDataError(f"{path.name}: not UTF-8 text (byte {exc.start})") from exc
+    except OSError as exc:
+        raise MasterDataError(f"{path}: cannot be read ({exc.strerror})") from exc
+    return parse_mappings(text, path.name)

@@ -1,0 +1,1 @@
+"""Logging (structlog, with secret and personal-data redaction) and, later, metrics."""

@@ -1,0 +1,1 @@
+"""The partners' stand-in servers and seeded data generators."""

@@ -1,0 +1,1 @@
+"""ZigZag sandbox: seeded streams of realistic returns."""

@@ -1,0 +1,1 @@
+"""Use cases: ingest, process, resolve exceptions, reconcile. Imports the domain only."""

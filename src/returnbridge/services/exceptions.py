@@ -1,0 +1,178 @@
+"""Resolving exceptions: re-map and reprocess, write off, or ignore with a reason.
+
+A decision on a return line is recorded as a ``manual.override`` event in the inbox, so it is
+durable, replayable and applied by the same pipeline as every partner fact; the exception
+closes when the line no longer has the problem. Every action is also written to the
+append-only action log with who and when.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+
+from returnbridge.domain.codec import event_from_dict, event_to_dict
+from returnbridge.domain.errors import (
+    ExceptionActionRefused,
+    ExceptionCode,
+    InvalidEvent,
+    NotFound,
+)
+from returnbridge.domain.events import EventType, Override, ReturnEvent
+from returnbridge.domain.routing import CHARGE_PREFIX, WAIVABLE
+from returnbridge.services.pipeline import Processor
+from returnbridge.services.ports import Clock, ExceptionRecord, InboxRecord, Store, StoreFactory
+
+MANUAL_SOURCE = "manual"
+
+
+class Action(StrEnum):
+    REPROCESS = "reprocess"
+    WRITE_OFF = "write-off"
+    IGNORE = "ignore"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What a person asked for."""
+
+    action: Action
+    actor: str
+    note: str = ""
+    sku: str | None = None
+    reason: str | None = None
+    disposition: str | None = None
+
+
+def decode_manual(source: str, event_id: str, payload: str) -> ReturnEvent:
+    """The inbox decoder for decisions people took (stored in returnbridge's own form)."""
+    try:
+        event = event_from_dict(json.loads(payload))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidEvent(f"manual event cannot be read: {exc!r}") from exc
+    if event.type is not EventType.MANUAL_OVERRIDE or event.override is None:
+        raise InvalidEvent("a manual event must be a manual.override")
+    return event
+
+
+def _refuse_if_unfit(record: ExceptionRecord, request: Resolution) -> None:
+    if record.status != "open":
+        raise ExceptionActionRefused(
+            f"exception {record.id} is {record.status} already ({record.resolution} by "
+            f"{record.resolved_by})"
+        )
+    if not request.actor.strip():
+        raise ExceptionActionRefused("say who is acting (--actor)")
+    if request.action is Action.IGNORE and not request.note.strip():
+        raise ExceptionActionRefused("ignoring an exception needs a reason (--note)")
+    if record.line_id is None:
+        if request.action is Action.WRITE_OFF:
+            raise ExceptionActionRefused(
+                f"exception {record.id} ({record.code}) is about an unreadable event, not a "
+                "return line: reprocess it once the sender fixed it, or ignore it with a reason"
+            )
+        if request.sku or request.reason or request.disposition:
+            raise ExceptionActionRefused("an unreadable event has no line to re-map")
+        return
+    if request.action is Action.WRITE_OFF and record.line_id.startswith(CHARGE_PREFIX):
+        raise ExceptionActionRefused("a charge holds no units to write off; ignore it or re-map")
+    if (
+        request.action is Action.IGNORE
+        and record.code not in WAIVABLE
+        and record.units_received > 0
+    ):
+        raise ExceptionActionRefused(
+            f"{record.code} cannot be ignored while the line holds {record.units_received} "
+            "received unit(s): nothing could book them. Re-map the line (reprocess with --sku, "
+            "--reason or --disposition, or after loading a corrected catalog or mappings "
+            "file), or write it off"
+        )
+
+
+def request_resolution(
+    store: Store, exception_id: int, request: Resolution, clock: Clock
+) -> ExceptionRecord:
+    """Record the decision (in one transaction); the pipeline then applies it."""
+    record = store.exception(exception_id)
+    if record is None:
+        raise NotFound(f"no exception {exception_id}")
+    _refuse_if_unfit(record, request)
+    now = clock()
+    detail = {
+        k: v
+        for k, v in (
+            ("sku", request.sku),
+            ("reason", request.reason),
+            ("disposition", request.disposition),
+        )
+        if v
+    }
+    store.add_exception_action(
+        record.id, request.action.value, request.actor, now, request.note, detail
+    )
+    if record.line_id is None:
+        if request.action is Action.IGNORE:
+            store.close_exception(record.id, "ignored", now, request.actor, "ignore", request.note)
+        elif record.inbox_id is not None:
+            store.requeue_inbox(record.inbox_id)
+            store.close_exception(
+                record.id,
+                "resolved",
+                now,
+                request.actor,
+                "reprocess",
+                request.note or "requeued for processing",
+            )
+        return record
+    case_key = record.case_key or ""
+    is_order = case_key.startswith("order:")
+    override = Override(
+        line_id=record.line_id,
+        actor=request.actor,
+        action=request.action.value,
+        note=request.note,
+        sku=request.sku,
+        reason=request.reason,
+        disposition=request.disposition,
+        write_off=request.action is Action.WRITE_OFF,
+        accept_quantity=(
+            request.action is Action.IGNORE and record.code == ExceptionCode.QUANTITY_MISMATCH
+        ),
+        ignore=(record.code,) if request.action is Action.IGNORE else (),
+    )
+    event = ReturnEvent(
+        source=MANUAL_SOURCE,
+        event_id=f"exception-{record.id}-action-{len(record.actions) + 1}",
+        type=EventType.MANUAL_OVERRIDE,
+        occurred_at=now,
+        return_id=None if is_order else record.return_id,
+        order_ref=case_key[len("order:") :] if is_order else None,
+        override=override,
+    )
+    store.add_to_inbox(
+        [
+            InboxRecord(
+                MANUAL_SOURCE,
+                event.event_id,
+                event.type.value,
+                json.dumps(event_to_dict(event)),
+                case_key,
+            )
+        ],
+        now,
+    )
+    return record
+
+
+def resolve(
+    stores: StoreFactory, exception_id: int, request: Resolution, processor: Processor
+) -> ExceptionRecord:
+    """Record a decision, apply it through the pipeline, and return the exception as it ends."""
+    with stores() as store:
+        request_resolution(store, exception_id, request, processor.clock)
+    processor.drain()
+    with stores() as store:
+        record = store.exception(exception_id)
+    assert record is not None
+    return record

@@ -1,0 +1,402 @@
+"""Ingest into the durable inbox, and process the inbox into cases, stock, journals, exceptions.
+
+Processing one event is one step inside a transaction: the event joins its case, the case is
+re-derived from the set of its events, and only the difference between what the case should
+have caused and what was already posted is written (stock movements, journal entries and
+reversals, exception records, outbox messages), together with the inbox row's new status. A
+crash anywhere leaves the event pending, and its replay changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from returnbridge.domain.catalog import Catalog
+from returnbridge.domain.codec import event_from_dict, event_to_dict
+from returnbridge.domain.errors import ExceptionCode, InvalidEvent, StoreUnavailable
+from returnbridge.domain.events import EventType, ReturnEvent
+from returnbridge.domain.mappings import Mappings, mappings_from_dict
+from returnbridge.domain.returns import fold_case
+from returnbridge.domain.routing import CHARGE_PREFIX, LineOutcome, evaluate_case
+from returnbridge.services.ports import (
+    CaseEventRow,
+    Clock,
+    Decoder,
+    InboxRecord,
+    InboxRow,
+    OpenException,
+    Progress,
+    Store,
+    StoreFactory,
+    noop_progress,
+)
+
+UNASSIGNED_WAREHOUSE = "UNASSIGNED"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    invalid: int = 0
+
+
+def ingest(store: Store, records: Sequence[InboxRecord], now: datetime) -> IngestResult:
+    """Make inbound events durable, once each. Unreadable ones are kept with an exception."""
+    ids = store.add_to_inbox(records, now)
+    invalid = 0
+    for record, inbox_id in zip(records, ids, strict=True):
+        if inbox_id is not None and record.invalid_reason:
+            invalid += 1
+            store.add_exception(
+                ExceptionCode.INVALID_EVENT,
+                f"{record.source} event {record.event_id!r}: {record.invalid_reason}",
+                record.payload,
+                now,
+                inbox_id=inbox_id,
+            )
+    accepted = sum(1 for i in ids if i is not None)
+    return IngestResult(
+        accepted=accepted - invalid, duplicates=len(ids) - accepted, invalid=invalid
+    )
+
+
+@dataclass
+class StreamResult:
+    """Totals of a streamed import, with the first problems in words (naming the rows)."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    invalid: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def ingest_stream(
+    stores: StoreFactory,
+    records: Iterable[InboxRecord],
+    clock: Clock,
+    batch_size: int = 1_000,
+    progress: Progress = noop_progress,
+    keep_problems: int = 50,
+) -> StreamResult:
+    """Ingest an unbounded stream in batches: memory stays bounded, each batch one transaction."""
+    result = StreamResult()
+    batch: list[InboxRecord] = []
+
+    def flush() -> None:
+        with stores() as store:
+            got = ingest(store, batch, clock())
+        result.accepted += got.accepted
+        result.duplicates += got.duplicates
+        result.invalid += got.invalid
+        for record in batch:
+            if record.invalid_reason and len(result.problems) < keep_problems:
+                result.problems.append(record.invalid_reason)
+        progress(len(batch))
+        batch.clear()
+
+    for record in records:
+        batch.append(record)
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    return result
+
+
+@dataclass
+class MasterData:
+    """The catalog and mappings in force, reloaded when a new version is loaded."""
+
+    catalog: Catalog = field(default_factory=Catalog)
+    mappings: Mappings = field(default_factory=Mappings)
+    versions: dict[str, int] = field(default_factory=dict)
+
+    def refresh(self, store: Store) -> None:
+        versions = store.config_versions()
+        if versions == self.versions:
+            return
+        self.catalog = store.load_catalog()
+        config = store.config("mappings")
+        self.mappings = mappings_from_dict(json.loads(config[1])) if config else Mappings()
+        self.versions = versions
+
+
+@dataclass
+class ProcessStats:
+    processed: int = 0
+    invalid: int = 0
+    failed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.processed + self.invalid + self.failed
+
+
+class Processor:
+    """Drains the inbox in batches, one transaction per batch."""
+
+    def __init__(
+        self, stores: StoreFactory, decode: Decoder, clock: Clock, batch_size: int = 200
+    ) -> None:
+        self.stores = stores
+        self.decode = decode
+        self.clock = clock
+        self.batch_size = batch_size
+        self.masterdata = MasterData()
+
+    def drain(self, progress: Progress = noop_progress) -> ProcessStats:
+        """Process until the inbox has nothing pending."""
+        stats = ProcessStats()
+        while True:
+            done = self.run_batch(stats)
+            if not done:
+                return stats
+            progress(done)
+
+    def run_batch(self, stats: ProcessStats) -> int:
+        try:
+            with self.stores() as store:
+                self.masterdata.refresh(store)
+                rows = store.claim_inbox(self.batch_size)
+                batch = ProcessStats()
+                for row in rows:
+                    self._handle(store, row, batch)
+        except StoreUnavailable:
+            raise
+        except Exception:
+            return self._one_by_one(stats)
+        stats.processed += batch.processed
+        stats.invalid += batch.invalid
+        return len(rows)
+
+    def _one_by_one(self, stats: ProcessStats) -> int:
+        with self.stores() as store:
+            rows = store.claim_inbox(self.batch_size)
+        for row in rows:
+            try:
+                with self.stores() as store:
+                    self._handle(store, row, stats)
+            except StoreUnavailable:
+                raise
+            except Exception as exc:
+                stats.failed += 1
+                with self.stores() as store:
+                    now = self.clock()
+                    store.mark_inbox(row.id, "failed", now, error=repr(exc))
+                    store.add_exception(
+                        ExceptionCode.PROCESSING_FAILED,
+                        f"{row.source} event {row.event_id!r} could not be processed: {exc!r}",
+                        row.payload,
+                        now,
+                        inbox_id=row.id,
+                    )
+        return len(rows)
+
+    def _handle(self, store: Store, row: InboxRow, stats: ProcessStats) -> None:
+        now = self.clock()
+        try:
+            event = self.decode(row.source, row.event_id, row.payload)
+        except InvalidEvent as exc:
+            store.mark_inbox(row.id, "invalid", now, error=exc.message)
+            store.add_exception(
+                ExceptionCode.INVALID_EVENT,
+                f"{row.source} event {row.event_id!r}: {exc.message}",
+                row.payload,
+                now,
+                inbox_id=row.id,
+            )
+            stats.invalid += 1
+            return
+        case = store.find_case(event.case_key, event.return_id, event.order_ref)
+        if case is None:
+            case = store.create_case(event.case_key, event.return_id, event.order_ref, now)
+        elif event.return_id and case.return_id is None:
+            store.adopt_case(case.id, event.case_key, event.return_id)
+        store.add_case_event(case.id, row.id, event_to_dict(event))
+        apply_case(store, case.id, self.masterdata, event, row.id, now)
+        store.mark_inbox(row.id, "processed", now)
+        stats.processed += 1
+
+
+def apply_case(
+    store: Store,
+    case_id: int,
+    masterdata: MasterData,
+    trigger: ReturnEvent,
+    inbox_id: int | None,
+    now: datetime,
+) -> None:
+    """Re-derive a case from all its events and write the difference to the books."""
+    rows = store.case_events(case_id)
+    events = [event_from_dict(r.body) for r in rows]
+    facts = fold_case(events[0].case_key if events else "", events)
+    outcome = evaluate_case(facts, masterdata.catalog, masterdata.mappings)
+    open_by_line: dict[str | None, list[OpenException]] = defaultdict(list)
+    for exc in store.open_exceptions(case_id):
+        open_by_line[exc.line_id].append(exc)
+    warehouse = facts.warehouse or UNASSIGNED_WAREHOUSE
+    refs = {"return_id": facts.return_id, "case": case_id}
+    for line in outcome.lines:
+        line_ref = store.upsert_line(case_id, line, warehouse, now)
+        _sync_stock(store, case_id, line_ref, line, warehouse, refs, inbox_id, now)
+        _sync_journal(store, case_id, line_ref, line, refs, trigger, inbox_id, now)
+        _sync_exceptions(
+            store, case_id, line, open_by_line.pop(line.line_id, []), rows, trigger, now
+        )
+    store.update_case(
+        case_id,
+        {
+            "status": outcome.status.value,
+            "provisional": facts.provisional,
+            "retailer_code": facts.retailer_code,
+            "order_number": facts.order_number,
+            "warehouse": facts.warehouse,
+            "rma_id": facts.rma_id,
+            "order_ref": facts.order_ref,
+        },
+        now,
+    )
+
+
+def _sync_stock(
+    store: Store,
+    case_id: int,
+    line_ref: int,
+    line: LineOutcome,
+    warehouse: str,
+    refs: dict[str, Any],
+    inbox_id: int | None,
+    now: datetime,
+) -> None:
+    count, posted = store.stock_of_line(line_ref)
+    delta = line.stock - posted
+    if not delta:
+        return
+    sku = line.sku or line.sku_scanned or ""
+    key = f"{case_id}/{line.line_id}/stock/{count + 1}"
+    store.add_movement(key, line_ref, warehouse, sku, delta, inbox_id, now)
+    store.add_to_outbox(
+        "amazon.inventory",
+        f"stock/{key}",
+        {
+            "movement_key": key,
+            "warehouse": warehouse,
+            "sku": sku,
+            "delta": delta,
+            "line_id": line.line_id,
+            **refs,
+        },
+        now,
+    )
+
+
+def _sync_journal(
+    store: Store,
+    case_id: int,
+    line_ref: int,
+    line: LineOutcome,
+    refs: dict[str, Any],
+    trigger: ReturnEvent,
+    inbox_id: int | None,
+    now: datetime,
+) -> None:
+    count, active = store.journals_of_line(line_ref)
+    wanted = line.journal
+    if (active.draft.signature if active else None) == (wanted.signature if wanted else None):
+        return
+    source_event = f"{trigger.source}/{trigger.event_id}"
+    base = {
+        "line_id": line.line_id,
+        "sku": line.sku,
+        "disposition": line.disposition,
+        "source_event": source_event,
+        **refs,
+    }
+    if active is not None:
+        count += 1
+        key = f"{case_id}/{line.line_id}/journal/{count}"
+        reversal = active.draft.reversal(f"reversal of {active.entry_key}: {active.draft.memo}")
+        store.add_journal(key, line_ref, reversal, active.id, inbox_id, now)
+        store.add_to_outbox(
+            "erp.journal",
+            f"journal/{key}",
+            _journal_message(key, reversal, active.entry_key, base),
+            now,
+        )
+    if wanted is not None:
+        count += 1
+        key = f"{case_id}/{line.line_id}/journal/{count}"
+        store.add_journal(key, line_ref, wanted, None, inbox_id, now)
+        store.add_to_outbox(
+            "erp.journal", f"journal/{key}", _journal_message(key, wanted, None, base), now
+        )
+
+
+def _journal_message(
+    key: str, draft: Any, reverses: str | None, base: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "entry_key": key,
+        "kind": draft.kind.value,
+        "currency": draft.currency,
+        "memo": draft.memo,
+        "reverses": reverses,
+        "postings": [
+            {"account": p.account, "debit": p.debit, "credit": p.credit} for p in draft.postings
+        ],
+        **base,
+    }
+
+
+def _mentions(body: dict[str, Any], line_id: str) -> bool:
+    if line_id.startswith(CHARGE_PREFIX):
+        charge = body.get("charge") or {}
+        return bool(charge.get("charge_id") == line_id[len(CHARGE_PREFIX) :])
+    override = body.get("override") or {}
+    return override.get("line_id") == line_id or any(
+        f.get("line_id") == line_id for f in body.get("lines", ())
+    )
+
+
+def _sync_exceptions(
+    store: Store,
+    case_id: int,
+    line: LineOutcome,
+    open_now: list[OpenException],
+    rows: list[CaseEventRow],
+    trigger: ReturnEvent,
+    now: datetime,
+) -> None:
+    wanted: dict[str, str] = {}
+    for finding in line.findings:
+        code = finding.code.value
+        wanted[code] = f"{wanted[code]}; {finding.message}" if code in wanted else finding.message
+    have = {exc.code: exc for exc in open_now}
+    for code, message in wanted.items():
+        if code not in have:
+            raw = json.dumps([r.raw for r in rows if _mentions(r.body, line.line_id)])
+            store.add_exception(code, message, raw, now, case_id=case_id, line_id=line.line_id)
+    override = trigger.override if trigger.type is EventType.MANUAL_OVERRIDE else None
+    for code, exc in have.items():
+        if code in wanted:
+            continue
+        if override is not None and override.line_id == line.line_id:
+            status = "ignored" if code in override.ignore else "resolved"
+            store.close_exception(
+                exc.id, status, now, override.actor, override.action, override.note
+            )
+        else:
+            store.close_exception(
+                exc.id,
+                "resolved",
+                now,
+                "system",
+                "cleared",
+                f"cleared by {trigger.source} event {trigger.event_id}",
+            )

@@ -1,0 +1,200 @@
+"""The ports the use cases need: the store (one unit of work per transaction) and decoders.
+
+Adapters implement these: ``returnbridge.store.sql.SqlStore`` for SQLite and PostgreSQL, and
+one decoder per partner in ``returnbridge.connectors``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from returnbridge.domain.catalog import Catalog, CatalogItem
+from returnbridge.domain.events import ReturnEvent
+from returnbridge.domain.journals import JournalDraft
+from returnbridge.domain.routing import LineOutcome
+
+
+@dataclass(frozen=True)
+class InboxRecord:
+    """An inbound event as accepted from a transport, before any processing."""
+
+    source: str
+    event_id: str
+    event_type: str
+    payload: str
+    case_key: str | None = None
+    invalid_reason: str | None = None  # set when the transport already knows it is unreadable
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    id: int
+    source: str
+    event_id: str
+    event_type: str
+    payload: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    id: int
+    case_key: str
+    return_id: str | None
+    order_ref: str | None
+
+
+@dataclass(frozen=True)
+class CaseEventRow:
+    inbox_id: int
+    body: dict[str, Any]
+    raw: str
+
+
+@dataclass(frozen=True)
+class OpenException:
+    id: int
+    code: str
+    line_id: str | None
+
+
+@dataclass(frozen=True)
+class PostedJournal:
+    id: int
+    entry_key: str
+    draft: JournalDraft
+
+
+@dataclass(frozen=True)
+class ExceptionRecord:
+    """An exception as a person sees it."""
+
+    id: int
+    code: str
+    status: str
+    message: str
+    raw: str
+    created_at: datetime
+    case_key: str | None
+    return_id: str | None
+    line_id: str | None
+    inbox_id: int | None
+    units_received: int
+    resolved_at: datetime | None
+    resolved_by: str | None
+    resolution: str | None
+    resolution_note: str | None
+    actions: tuple[dict[str, Any], ...] = ()
+
+
+class Decoder(Protocol):
+    """Reads one stored inbound payload into a ``ReturnEvent``; raises ``InvalidEvent``."""
+
+    def __call__(self, source: str, event_id: str, payload: str) -> ReturnEvent: ...
+
+
+class Store(Protocol):
+    """One transaction against the database. Everything written commits together, or not."""
+
+    # inbox
+    def add_to_inbox(self, records: Sequence[InboxRecord], now: datetime) -> list[int | None]: ...
+    def claim_inbox(self, limit: int) -> list[InboxRow]: ...
+    def inbox_row(self, inbox_id: int) -> InboxRow | None: ...
+    def mark_inbox(
+        self, inbox_id: int, status: str, now: datetime, error: str | None = None
+    ) -> None: ...
+    def requeue_inbox(self, inbox_id: int) -> None: ...
+    def inbox_pending(self) -> int: ...
+
+    # master data
+    def replace_catalog(self, items: Sequence[CatalogItem]) -> None: ...
+    def load_catalog(self) -> Catalog: ...
+    def save_config(self, name: str, source: str, content: str, now: datetime) -> int: ...
+    def config(self, name: str) -> tuple[int, str] | None: ...
+    def config_versions(self) -> dict[str, int]: ...
+
+    # cases
+    def find_case(
+        self, case_key: str, return_id: str | None, order_ref: str | None
+    ) -> CaseRow | None: ...
+    def create_case(
+        self, case_key: str, return_id: str | None, order_ref: str | None, now: datetime
+    ) -> CaseRow: ...
+    def adopt_case(self, case_id: int, case_key: str, return_id: str) -> None: ...
+    def add_case_event(self, case_id: int, inbox_id: int, body: dict[str, Any]) -> None: ...
+    def case_events(self, case_id: int) -> list[CaseEventRow]: ...
+    def update_case(self, case_id: int, values: dict[str, Any], now: datetime) -> None: ...
+    def case_by_key(self, case_key: str) -> CaseRow | None: ...
+
+    # lines, stock and journals
+    def upsert_line(
+        self, case_id: int, outcome: LineOutcome, warehouse: str | None, now: datetime
+    ) -> int: ...
+    def stock_of_line(self, line_ref: int) -> tuple[int, int]: ...
+    def add_movement(
+        self,
+        key: str,
+        line_ref: int,
+        warehouse: str,
+        sku: str,
+        quantity: int,
+        inbox_id: int | None,
+        now: datetime,
+    ) -> None: ...
+    def journals_of_line(self, line_ref: int) -> tuple[int, PostedJournal | None]: ...
+    def add_journal(
+        self,
+        key: str,
+        line_ref: int,
+        draft: JournalDraft,
+        reverses_id: int | None,
+        inbox_id: int | None,
+        now: datetime,
+    ) -> int: ...
+
+    # exceptions
+    def open_exceptions(self, case_id: int) -> list[OpenException]: ...
+    def add_exception(
+        self,
+        code: str,
+        message: str,
+        raw: str,
+        now: datetime,
+        case_id: int | None = None,
+        line_id: str | None = None,
+        inbox_id: int | None = None,
+    ) -> int: ...
+    def close_exception(
+        self, exception_id: int, status: str, now: datetime, by: str, resolution: str, note: str
+    ) -> None: ...
+    def exception(self, exception_id: int) -> ExceptionRecord | None: ...
+    def list_exceptions(
+        self, status: str | None, code: str | None, limit: int
+    ) -> list[ExceptionRecord]: ...
+    def add_exception_action(
+        self,
+        exception_id: int,
+        action: str,
+        actor: str,
+        now: datetime,
+        note: str,
+        detail: dict[str, Any],
+    ) -> None: ...
+
+    # outbox
+    def add_to_outbox(
+        self, topic: str, key: str, payload: dict[str, Any], now: datetime
+    ) -> None: ...
+
+
+StoreFactory = Callable[[], AbstractContextManager[Store]]
+Clock = Callable[[], datetime]
+Progress = Callable[[int], None]
+
+
+def noop_progress(_: int) -> None:
+    """A progress callback that shows nothing."""

@@ -1,0 +1,614 @@
+"""``SqlStore``: the ``Store`` port over one SQLAlchemy connection and transaction."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
+
+from returnbridge.domain.catalog import Catalog, CatalogItem
+from returnbridge.domain.errors import StoreUnavailable
+from returnbridge.domain.journals import JournalDraft, JournalKind, Posting
+from returnbridge.domain.money import Money
+from returnbridge.domain.routing import LineOutcome
+from returnbridge.services.ports import (
+    CaseEventRow,
+    CaseRow,
+    ExceptionRecord,
+    InboxRecord,
+    InboxRow,
+    OpenException,
+    PostedJournal,
+)
+from returnbridge.store.tables import (
+    case_events,
+    catalog_items,
+    config_documents,
+    exception_actions,
+    exceptions,
+    inbox,
+    journal_entries,
+    journal_lines,
+    outbox,
+    return_cases,
+    return_lines,
+    stock_movements,
+)
+
+
+def aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every time returnbridge stores is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def aware_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else aware(value)
+
+
+class SqlStore:
+    """Implements ``returnbridge.services.ports.Store``."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.conn = connection
+        self._postgres = connection.dialect.name == "postgresql"
+
+    # ---------------------------------------------------------------- inbox
+    def add_to_inbox(self, records: Sequence[InboxRecord], now: datetime) -> list[int | None]:
+        """Store new events; count, and do not store, the ones already there.
+
+        Returns the new inbox id per record, or None where the record was a duplicate (of a
+        stored event, or of an earlier record of the same batch).
+        """
+        known = self._inbox_ids({(r.source, r.event_id) for r in records})
+        fresh: dict[tuple[str, str], dict[str, Any]] = {}
+        repeats: Counter[tuple[str, str]] = Counter()
+        plan: list[tuple[tuple[str, str], bool]] = []
+        for record in records:
+            key = (record.source, record.event_id)
+            is_new = key not in known and key not in fresh
+            plan.append((key, is_new))
+            if not is_new:
+                repeats[key] += 1
+                continue
+            fresh[key] = {
+                "source": record.source,
+                "event_id": record.event_id,
+                "event_type": record.event_type[:64],
+                "case_key": record.case_key,
+                "received_at": now,
+                "payload": record.payload,
+                "status": "invalid" if record.invalid_reason else "pending",
+                "error": record.invalid_reason,
+                "attempts": 0,
+                "duplicates": 0,
+            }
+        new_ids = dict(zip(fresh, self._insert_many(inbox, list(fresh.values())), strict=True))
+        known.update(new_ids)
+        for key, count in repeats.items():
+            self.conn.execute(
+                update(inbox)
+                .where(inbox.c.id == known[key])
+                .values(duplicates=inbox.c.duplicates + count)
+            )
+        return [new_ids[key] if is_new else None for key, is_new in plan]
+
+    def _inbox_ids(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        found: dict[tuple[str, str], int] = {}
+        by_source: dict[str, list[str]] = {}
+        for source, event_id in keys:
+            by_source.setdefault(source, []).append(event_id)
+        for source, event_ids in by_source.items():
+            for start in range(0, len(event_ids), 500):
+                rows = self.conn.execute(
+                    select(inbox.c.id, inbox.c.event_id).where(
+                        inbox.c.source == source,
+                        inbox.c.event_id.in_(event_ids[start : start + 500]),
+                    )
+                )
+                found.update({(source, row.event_id): int(row.id) for row in rows})
+        return found
+
+    def _insert_many(self, table: Any, rows: list[dict[str, Any]]) -> list[int]:
+        if not rows:
+            return []
+        if self.conn.dialect.insert_executemany_returning_sort_by_parameter_order:
+            got = self.conn.execute(
+                insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+            )
+            return [row.id for row in got]
+        return [self._insert_one(insert(table).values(**row)) for row in rows]
+
+    def _insert_one(self, statement: Any) -> int:
+        key = self.conn.execute(statement).inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    def claim_inbox(self, limit: int) -> list[InboxRow]:
+        query = (
+            select(
+                inbox.c.id,
+                inbox.c.source,
+                inbox.c.event_id,
+                inbox.c.event_type,
+                inbox.c.payload,
+                inbox.c.attempts,
+            )
+            .where(inbox.c.status == "pending")
+            .order_by(inbox.c.id)
+            .limit(limit)
+        )
+        if self._postgres:
+            query = query.with_for_update(skip_locked=True)
+        return [InboxRow(**row._mapping) for row in self.conn.execute(query)]
+
+    def inbox_row(self, inbox_id: int) -> InboxRow | None:
+        row = self.conn.execute(
+            select(
+                inbox.c.id,
+                inbox.c.source,
+                inbox.c.event_id,
+                inbox.c.event_type,
+                inbox.c.payload,
+                inbox.c.attempts,
+            ).where(inbox.c.id == inbox_id)
+        ).first()
+        return InboxRow(**row._mapping) if row else None
+
+    def mark_inbox(
+        self, inbox_id: int, status: str, now: datetime, error: str | None = None
+    ) -> None:
+        self.conn.execute(
+            update(inbox)
+            .where(inbox.c.id == inbox_id)
+            .values(status=status, processed_at=now, error=error, attempts=inbox.c.attempts + 1)
+        )
+
+    def requeue_inbox(self, inbox_id: int) -> None:
+        self.conn.execute(
+            update(inbox)
+            .where(inbox.c.id == inbox_id)
+            .values(status="pending", processed_at=None, error=None)
+        )
+
+    def inbox_pending(self) -> int:
+        return int(
+            self.conn.execute(
+                select(func.count()).select_from(inbox).where(inbox.c.status == "pending")
+            ).scalar_one()
+        )
+
+    # ---------------------------------------------------------- master data
+    def replace_catalog(self, items: Sequence[CatalogItem]) -> None:
+        self.conn.execute(catalog_items.delete())
+        rows = [
+            {
+                "sku": i.sku,
+                "asin": i.asin,
+                "ean": i.ean,
+                "aliases": json.dumps(list(i.aliases)),
+                "active": i.active,
+                "non_inventory": i.non_inventory,
+                "unit_cost": i.unit_cost.amount,
+                "currency": i.unit_cost.currency,
+                "description": i.description,
+            }
+            for i in items
+        ]
+        if rows:
+            self.conn.execute(insert(catalog_items), rows)
+
+    def load_catalog(self) -> Catalog:
+        rows = self.conn.execute(select(catalog_items).order_by(catalog_items.c.sku))
+        return Catalog.of(
+            CatalogItem(
+                sku=r.sku,
+                unit_cost=Money(r.unit_cost, r.currency),
+                asin=r.asin,
+                ean=r.ean,
+                aliases=tuple(json.loads(r.aliases)),
+                active=r.active,
+                non_inventory=r.non_inventory,
+                description=r.description,
+            )
+            for r in rows
+        )
+
+    def save_config(self, name: str, source: str, content: str, now: datetime) -> int:
+        current = self.config(name)
+        version = (current[0] if current else 0) + 1
+        values = {"version": version, "source": source, "content": content, "loaded_at": now}
+        if current:
+            self.conn.execute(
+                update(config_documents).where(config_documents.c.name == name).values(**values)
+            )
+        else:
+            self.conn.execute(insert(config_documents).values(name=name, **values))
+        return version
+
+    def config(self, name: str) -> tuple[int, str] | None:
+        row = self.conn.execute(
+            select(config_documents.c.version, config_documents.c.content).where(
+                config_documents.c.name == name
+            )
+        ).first()
+        return (row.version, row.content) if row else None
+
+    def config_versions(self) -> dict[str, int]:
+        rows = self.conn.execute(select(config_documents.c.name, config_documents.c.version))
+        return {r.name: r.version for r in rows}
+
+    # ---------------------------------------------------------------- cases
+    def _case(self, *conditions: Any) -> CaseRow | None:
+        row = self.conn.execute(
+            select(
+                return_cases.c.id,
+                return_cases.c.case_key,
+                return_cases.c.return_id,
+                return_cases.c.order_ref,
+            )
+            .where(*conditions)
+            .order_by(return_cases.c.id)
+            .limit(1)
+        ).first()
+        return CaseRow(**row._mapping) if row else None
+
+    def find_case(
+        self, case_key: str, return_id: str | None, order_ref: str | None
+    ) -> CaseRow | None:
+        found = self._case(return_cases.c.case_key == case_key)
+        if found or not order_ref:
+            return found
+        if return_id:
+            # A ZigZag return adopts the provisional case Amazon's refund opened for its order.
+            return self._case(
+                return_cases.c.order_ref == order_ref, return_cases.c.return_id.is_(None)
+            )
+        # An Amazon refund joins the ZigZag return already known for its order.
+        return self._case(return_cases.c.order_ref == order_ref)
+
+    def case_by_key(self, case_key: str) -> CaseRow | None:
+        return self._case(return_cases.c.case_key == case_key)
+
+    def create_case(
+        self, case_key: str, return_id: str | None, order_ref: str | None, now: datetime
+    ) -> CaseRow:
+        case_id = self._insert_one(
+            insert(return_cases).values(
+                case_key=case_key,
+                return_id=return_id,
+                order_ref=order_ref,
+                status="registered",
+                provisional=False,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        return CaseRow(case_id, case_key, return_id, order_ref)
+
+    def adopt_case(self, case_id: int, case_key: str, return_id: str) -> None:
+        self.conn.execute(
+            update(return_cases)
+            .where(return_cases.c.id == case_id)
+            .values(case_key=case_key, return_id=return_id)
+        )
+
+    def add_case_event(self, case_id: int, inbox_id: int, body: dict[str, Any]) -> None:
+        self.conn.execute(
+            insert(case_events).values(case_id=case_id, inbox_id=inbox_id, body=json.dumps(body))
+        )
+
+    def case_events(self, case_id: int) -> list[CaseEventRow]:
+        rows = self.conn.execute(
+            select(case_events.c.inbox_id, case_events.c.body, inbox.c.payload)
+            .join(inbox, inbox.c.id == case_events.c.inbox_id)
+            .where(case_events.c.case_id == case_id)
+            .order_by(case_events.c.id)
+        )
+        return [CaseEventRow(r.inbox_id, json.loads(r.body), r.payload) for r in rows]
+
+    def update_case(self, case_id: int, values: dict[str, Any], now: datetime) -> None:
+        self.conn.execute(
+            update(return_cases)
+            .where(return_cases.c.id == case_id)
+            .values(updated_at=now, **values)
+        )
+
+    # ------------------------------------------------- lines, stock, journals
+    def upsert_line(
+        self, case_id: int, outcome: LineOutcome, warehouse: str | None, now: datetime
+    ) -> int:
+        u = outcome.units
+        values = {
+            "kind": outcome.kind,
+            "status": outcome.status.value,
+            "sku_scanned": outcome.sku_scanned,
+            "sku": outcome.sku,
+            "warehouse": warehouse,
+            "reason": outcome.reason,
+            "amazon_reason": outcome.amazon_reason,
+            "grade": outcome.grade,
+            "disposition": outcome.disposition,
+            "route": outcome.route.value if outcome.route else None,
+            "expected_qty": outcome.expected_qty,
+            "units_received": u.received,
+            "units_restocked": u.restocked,
+            "units_written_off": u.written_off,
+            "units_liquidated": u.liquidated,
+            "units_refurbished": u.refurbished,
+            "units_returned_to_vendor": u.returned_to_vendor,
+            "units_in_exception": u.in_exception,
+            "units_pending": u.pending,
+            "updated_at": now,
+        }
+        row = self.conn.execute(
+            select(return_lines.c.id).where(
+                return_lines.c.case_id == case_id, return_lines.c.line_id == outcome.line_id
+            )
+        ).first()
+        if row:
+            self.conn.execute(
+                update(return_lines).where(return_lines.c.id == row.id).values(**values)
+            )
+            return int(row.id)
+        return self._insert_one(
+            insert(return_lines).values(case_id=case_id, line_id=outcome.line_id, **values)
+        )
+
+    def stock_of_line(self, line_ref: int) -> tuple[int, int]:
+        row = self.conn.execute(
+            select(func.count(), func.coalesce(func.sum(stock_movements.c.quantity), 0)).where(
+                stock_movements.c.line_ref == line_ref
+            )
+        ).one()
+        return int(row[0]), int(row[1])
+
+    def add_movement(
+        self,
+        key: str,
+        line_ref: int,
+        warehouse: str,
+        sku: str,
+        quantity: int,
+        inbox_id: int | None,
+        now: datetime,
+    ) -> None:
+        self.conn.execute(
+            insert(stock_movements).values(
+                movement_key=key,
+                line_ref=line_ref,
+                warehouse=warehouse,
+                sku=sku,
+                quantity=quantity,
+                inbox_id=inbox_id,
+                created_at=now,
+            )
+        )
+
+    def journals_of_line(self, line_ref: int) -> tuple[int, PostedJournal | None]:
+        """How many entries the line has, and the one in force (posted and not reversed)."""
+        entries = self.conn.execute(
+            select(
+                journal_entries.c.id,
+                journal_entries.c.entry_key,
+                journal_entries.c.kind,
+                journal_entries.c.reverses_id,
+                journal_entries.c.currency,
+                journal_entries.c.memo,
+            )
+            .where(journal_entries.c.line_ref == line_ref)
+            .order_by(journal_entries.c.id)
+        ).all()
+        reversed_ids = {e.reverses_id for e in entries if e.reverses_id is not None}
+        live = [e for e in entries if e.kind != JournalKind.REVERSAL and e.id not in reversed_ids]
+        if not live:
+            return len(entries), None
+        entry = live[-1]
+        postings = tuple(
+            Posting(r.account, int(r.debit), int(r.credit))
+            for r in self.conn.execute(
+                select(journal_lines.c.account, journal_lines.c.debit, journal_lines.c.credit)
+                .where(journal_lines.c.entry_id == entry.id)
+                .order_by(journal_lines.c.id)
+            )
+        )
+        draft = JournalDraft(JournalKind(entry.kind), entry.currency, postings, entry.memo)
+        return len(entries), PostedJournal(entry.id, entry.entry_key, draft)
+
+    def add_journal(
+        self,
+        key: str,
+        line_ref: int,
+        draft: JournalDraft,
+        reverses_id: int | None,
+        inbox_id: int | None,
+        now: datetime,
+    ) -> int:
+        entry_id = self._insert_one(
+            insert(journal_entries).values(
+                entry_key=key,
+                kind=draft.kind.value,
+                line_ref=line_ref,
+                reverses_id=reverses_id,
+                currency=draft.currency,
+                memo=draft.memo,
+                inbox_id=inbox_id,
+                posted_at=now,
+            )
+        )
+        self.conn.execute(
+            insert(journal_lines),
+            [
+                {"entry_id": entry_id, "account": p.account, "debit": p.debit, "credit": p.credit}
+                for p in draft.postings
+            ],
+        )
+        return entry_id
+
+    # ----------------------------------------------------------- exceptions
+    def open_exceptions(self, case_id: int) -> list[OpenException]:
+        rows = self.conn.execute(
+            select(exceptions.c.id, exceptions.c.code, exceptions.c.line_id)
+            .where(exceptions.c.case_id == case_id, exceptions.c.status == "open")
+            .order_by(exceptions.c.id)
+        )
+        return [OpenException(r.id, r.code, r.line_id) for r in rows]
+
+    def add_exception(
+        self,
+        code: str,
+        message: str,
+        raw: str,
+        now: datetime,
+        case_id: int | None = None,
+        line_id: str | None = None,
+        inbox_id: int | None = None,
+    ) -> int:
+        return self._insert_one(
+            insert(exceptions).values(
+                code=code,
+                status="open",
+                case_id=case_id,
+                line_id=line_id,
+                inbox_id=inbox_id,
+                message=message,
+                raw=raw,
+                created_at=now,
+            )
+        )
+
+    def close_exception(
+        self, exception_id: int, status: str, now: datetime, by: str, resolution: str, note: str
+    ) -> None:
+        self.conn.execute(
+            update(exceptions)
+            .where(exceptions.c.id == exception_id, exceptions.c.status == "open")
+            .values(
+                status=status,
+                resolved_at=now,
+                resolved_by=by,
+                resolution=resolution,
+                resolution_note=note,
+            )
+        )
+
+    def _exception_query(self) -> Any:
+        line_units = (
+            select(return_lines.c.units_received)
+            .where(
+                return_lines.c.case_id == exceptions.c.case_id,
+                return_lines.c.line_id == exceptions.c.line_id,
+            )
+            .scalar_subquery()
+        )
+        return select(
+            exceptions,
+            return_cases.c.case_key,
+            return_cases.c.return_id,
+            func.coalesce(line_units, 0).label("units_received"),
+        ).outerjoin(return_cases, return_cases.c.id == exceptions.c.case_id)
+
+    def _record(self, row: Any, actions: tuple[dict[str, Any], ...] = ()) -> ExceptionRecord:
+        return ExceptionRecord(
+            id=row.id,
+            code=row.code,
+            status=row.status,
+            message=row.message,
+            raw=row.raw,
+            created_at=aware(row.created_at),
+            case_key=row.case_key,
+            return_id=row.return_id,
+            line_id=row.line_id,
+            inbox_id=row.inbox_id,
+            units_received=int(row.units_received),
+            resolved_at=aware_or_none(row.resolved_at),
+            resolved_by=row.resolved_by,
+            resolution=row.resolution,
+            resolution_note=row.resolution_note,
+            actions=actions,
+        )
+
+    def exception(self, exception_id: int) -> ExceptionRecord | None:
+        row = self.conn.execute(
+            self._exception_query().where(exceptions.c.id == exception_id)
+        ).first()
+        if row is None:
+            return None
+        actions = tuple(
+            {
+                "action": a.action,
+                "actor": a.actor,
+                "at": aware(a.at),
+                "note": a.note,
+                "detail": json.loads(a.detail),
+            }
+            for a in self.conn.execute(
+                select(exception_actions)
+                .where(exception_actions.c.exception_id == exception_id)
+                .order_by(exception_actions.c.id)
+            )
+        )
+        return self._record(row, actions)
+
+    def list_exceptions(
+        self, status: str | None, code: str | None, limit: int
+    ) -> list[ExceptionRecord]:
+        conditions = []
+        if status:
+            conditions.append(exceptions.c.status == status)
+        if code:
+            conditions.append(exceptions.c.code == code)
+        query = self._exception_query().where(and_(True, *conditions))
+        return [
+            self._record(r) for r in self.conn.execute(query.order_by(exceptions.c.id).limit(limit))
+        ]
+
+    def add_exception_action(
+        self,
+        exception_id: int,
+        action: str,
+        actor: str,
+        now: datetime,
+        note: str,
+        detail: dict[str, Any],
+    ) -> None:
+        self.conn.execute(
+            insert(exception_actions).values(
+                exception_id=exception_id,
+                action=action,
+                actor=actor,
+                at=now,
+                note=note,
+                detail=json.dumps(detail, sort_keys=True),
+            )
+        )
+
+    # --------------------------------------------------------------- outbox
+    def add_to_outbox(self, topic: str, key: str, payload: dict[str, Any], now: datetime) -> None:
+        self.conn.execute(
+            insert(outbox).values(
+                topic=topic,
+                message_key=key,
+                payload=json.dumps(payload, sort_keys=True),
+                status="pending",
+                attempts=0,
+                created_at=now,
+            )
+        )
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[SqlStore]:
+    """One unit of work: commits when the block ends, rolls back when it raises."""
+    try:
+        with engine.begin() as connection:
+            yield SqlStore(connection)
+    except DBAPIError as exc:
+        if exc.connection_invalidated or isinstance(exc.orig, ConnectionError):
+            raise StoreUnavailable(f"the database did not answer: {exc.orig}") from exc
+        raise

@@ -1,0 +1,227 @@
+"""The schema, as SQLAlchemy Core tables. One history (Alembic) for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER keys only
+
+# Every inbound event, raw, keyed by (source, event id), stored before it is acknowledged.
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(32), nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("case_key", String(250)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | processed | invalid | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("duplicates", Integer, nullable=False, default=0),
+    Column("processed_at", DateTime(timezone=True)),
+    Column("error", Text),
+    UniqueConstraint("source", "event_id", name="uq_inbox_source_event"),
+    Index("ix_inbox_status_id", "status", "id"),
+)
+
+catalog_items = Table(
+    "catalog_items",
+    metadata,
+    Column("sku", String(64), primary_key=True),
+    Column("asin", String(10)),
+    Column("ean", String(14)),
+    Column("aliases", Text, nullable=False, default="[]"),  # JSON list
+    Column("active", Boolean, nullable=False),
+    Column("non_inventory", Boolean, nullable=False),
+    Column("unit_cost", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+)
+
+# Versioned configuration documents (the mappings file), kept as loaded.
+config_documents = Table(
+    "config_documents",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("loaded_at", DateTime(timezone=True), nullable=False),
+)
+
+return_cases = Table(
+    "return_cases",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("case_key", String(250), nullable=False, unique=True),
+    Column("return_id", String(100)),
+    Column("order_ref", String(100)),
+    Column("retailer_code", String(64)),
+    Column("order_number", String(100)),
+    Column("warehouse", String(64)),
+    Column("rma_id", String(100)),
+    Column("status", String(32), nullable=False),
+    Column("provisional", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_return_cases_return_id", "return_id"),
+    Index("ix_return_cases_order_ref", "order_ref"),
+)
+
+# The events of each case, as read: the case is re-derived from this set.
+case_events = Table(
+    "case_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("case_id", Id, ForeignKey("return_cases.id"), nullable=False),
+    Column("inbox_id", Id, ForeignKey("inbox.id"), nullable=False, unique=True),
+    Column("body", Text, nullable=False),
+    Index("ix_case_events_case_id", "case_id"),
+)
+
+return_lines = Table(
+    "return_lines",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("case_id", Id, ForeignKey("return_cases.id"), nullable=False),
+    Column("line_id", String(100), nullable=False),
+    Column("kind", String(16), nullable=False),  # product | charge
+    Column("status", String(32), nullable=False),
+    Column("sku_scanned", String(200)),
+    Column("sku", String(64)),
+    Column("warehouse", String(64)),
+    Column("reason", String(64)),
+    Column("amazon_reason", String(64)),
+    Column("grade", String(16)),
+    Column("disposition", String(64)),
+    Column("route", String(32)),
+    Column("expected_qty", Integer),
+    Column("units_received", Integer, nullable=False, default=0),
+    Column("units_restocked", Integer, nullable=False, default=0),
+    Column("units_written_off", Integer, nullable=False, default=0),
+    Column("units_liquidated", Integer, nullable=False, default=0),
+    Column("units_refurbished", Integer, nullable=False, default=0),
+    Column("units_returned_to_vendor", Integer, nullable=False, default=0),
+    Column("units_in_exception", Integer, nullable=False, default=0),
+    Column("units_pending", Integer, nullable=False, default=0),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("case_id", "line_id", name="uq_return_lines_case_line"),
+    Index("ix_return_lines_sku", "sku"),
+)
+
+# Sellable stock changes: only a confirmed sellable grade writes here.
+stock_movements = Table(
+    "stock_movements",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("movement_key", String(300), nullable=False, unique=True),
+    Column("line_ref", Id, ForeignKey("return_lines.id"), nullable=False),
+    Column("warehouse", String(64), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("inbox_id", Id, ForeignKey("inbox.id")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("quantity <> 0", name="nonzero"),
+    Index("ix_stock_movements_line_ref", "line_ref"),
+)
+
+journal_entries = Table(
+    "journal_entries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("entry_key", String(300), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("line_ref", Id, ForeignKey("return_lines.id"), nullable=False),
+    Column("reverses_id", Id, ForeignKey("journal_entries.id"), unique=True),
+    Column("currency", String(3), nullable=False),
+    Column("memo", Text, nullable=False),
+    Column("inbox_id", Id, ForeignKey("inbox.id")),
+    Column("posted_at", DateTime(timezone=True), nullable=False),
+    Index("ix_journal_entries_line_ref", "line_ref"),
+)
+
+journal_lines = Table(
+    "journal_lines",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("entry_id", Id, ForeignKey("journal_entries.id"), nullable=False),
+    Column("account", String(64), nullable=False),
+    Column("debit", BigInteger, nullable=False),
+    Column("credit", BigInteger, nullable=False),
+    CheckConstraint("debit >= 0 AND credit >= 0", name="nonnegative"),
+    Index("ix_journal_lines_entry_id", "entry_id"),
+)
+
+exceptions = Table(
+    "exceptions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("code", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # open | resolved | ignored
+    Column("case_id", Id, ForeignKey("return_cases.id")),
+    Column("line_id", String(100)),
+    Column("inbox_id", Id, ForeignKey("inbox.id")),
+    Column("message", Text, nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("resolved_by", String(100)),
+    Column("resolution", String(32)),
+    Column("resolution_note", Text),
+    Index("ix_exceptions_status_code", "status", "code"),
+    Index("ix_exceptions_case_id", "case_id"),
+)
+
+# Append-only: every action a person took on an exception, with who and when.
+exception_actions = Table(
+    "exception_actions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("exception_id", Id, ForeignKey("exceptions.id"), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    Column("detail", Text, nullable=False, default="{}"),
+)
+
+# Messages for Amazon and the ERP, written in the transaction of the change that causes them.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("topic", String(64), nullable=False),
+    Column("message_key", String(300), nullable=False, unique=True),
+    Column("payload", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | sent
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    Index("ix_outbox_status_id", "status", "id"),
+)
