@@ -42,10 +42,11 @@ def postgres_server() -> str:
         with engine.connect() as conn:
             conn.execute(text("select 1"))
         engine.dispose()
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means "unavailable"
+    except Exception as exc:
         if REQUIRE_PG:
-            pytest.fail(f"PostgreSQL is required (RETURNBRIDGE_REQUIRE_POSTGRES=1) but "
-                        f"unavailable: {exc}")
+            pytest.fail(
+                f"PostgreSQL is required (RETURNBRIDGE_REQUIRE_POSTGRES=1) but unavailable: {exc}"
+            )
         pytest.skip(f"PostgreSQL unavailable: {exc}")
     return _postgres_admin_url()
 
@@ -61,15 +62,16 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
         yield make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
-            conn.execute(text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
-            ), {"n": name})
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                {"n": name},
+            )
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: "os.PathLike[str]") -> str:
+def sqlite_url(tmp_path: os.PathLike[str]) -> str:
     return f"sqlite:///{tmp_path}/returnbridge.db"
 
 
@@ -80,3 +82,13 @@ def db_url(request: pytest.FixtureRequest) -> str:
         return str(request.getfixturevalue("sqlite_url"))
     request.applymarker(pytest.mark.postgres)
     return str(request.getfixturevalue("postgres_url"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests under integration/ and e2e/ carry their marker, so `-m` can pick by reach."""
+    for item in items:
+        parts = item.path.parts
+        if "integration" in parts:
+            item.add_marker(pytest.mark.integration)
+        elif "e2e" in parts:
+            item.add_marker(pytest.mark.e2e)

@@ -80,7 +80,23 @@ class Catalog:
         catalog = cls()
         for item in items:
             catalog._add(item)
+        catalog._refuse_cross_index_clashes()
         return catalog
+
+    def _refuse_cross_index_clashes(self) -> None:
+        """A SKU or alias that reads as another item's EAN or ASIN would resolve by the
+        first index tried, silently: refuse it at load like any other ambiguity."""
+        for key, (sku, _) in self._by_sku.items():
+            for index, reader, what in (
+                (self._by_gtin, gtin_key, "EAN"),
+                (self._by_asin, asin_key, "ASIN"),
+            ):
+                as_other = reader(key)
+                other = index.get(as_other) if as_other else None
+                if other is not None and other != sku:
+                    raise CatalogAmbiguity(
+                        f"identifier {key!r} of {sku!r} is also the {what} of {other!r}"
+                    )
 
     def _claim(self, index: dict[str, str], key: str, sku: str, what: str) -> None:
         other = index.get(key)

@@ -105,6 +105,9 @@ class LineState:
         for qty in (self.received_qty, self.graded_qty, self.disposed_qty):
             if qty is not None:
                 return qty
+        if (self.grade is not None or self.disposition is not None) and self.expected_qty:
+            # Graded or disposed of without a count: the registered units are in hand.
+            return self.expected_qty
         return 0
 
     @property

@@ -227,6 +227,10 @@ def evaluate_line(
                 )
             )
 
+    if route is None and line.grade is None and rule is not None:
+        # A disposition without a grade routes its units, but only a confirmed sellable grade
+        # may restock: a RESTOCK disposition waits for the grade.
+        route = None if rule.route is Route.RESTOCK else rule.route
     if line.write_off:
         # A person decided to write the units off: nothing else stands in the way.
         findings = []

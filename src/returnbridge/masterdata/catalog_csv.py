@@ -9,6 +9,7 @@ Columns (header row required, order free): ``sku`` (required), ``asin``, ``ean``
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 from returnbridge.domain.catalog import Catalog, CatalogItem, asin_key, gtin_key
@@ -36,12 +37,17 @@ def _flag(value: str, default: bool) -> bool:
 def read_catalog(path: Path) -> list[CatalogItem]:
     """Every item of the file, or a ``MasterDataError`` listing every bad cell found."""
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise MasterDataError(f"{path.name}: not UTF-8 text (byte {exc.start})") from exc
+        data = path.read_bytes()
     except OSError as exc:
         raise MasterDataError(f"{path}: cannot be read ({exc.strerror})") from exc
-    reader = csv.DictReader(text.splitlines())
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line_no = data.count(b"\n", 0, exc.start) + 1
+        raise MasterDataError(
+            f"{path.name} row {line_no}: not UTF-8 text (byte {exc.start}: {data[exc.start]:#04x})"
+        ) from exc
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip().lower() for h in reader.fieldnames or []]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
@@ -52,7 +58,8 @@ def read_catalog(path: Path) -> list[CatalogItem]:
     reader.fieldnames = header
     items: list[CatalogItem] = []
     errors: list[str] = []
-    for number, row in enumerate(reader, start=2):
+    for row in reader:
+        number = reader.line_num
 
         def cell(name: str, row: dict[str, str | None] = row) -> str:
             return (row.get(name) or "").strip()

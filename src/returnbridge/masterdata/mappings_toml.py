@@ -23,6 +23,9 @@ DEFAULT_MAPPINGS = Path(__file__).resolve().parent.parent / "data" / "mappings.t
 Account = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -42,12 +45,22 @@ class _Charge(_Strict):
 class _MappingsFile(_Strict):
     sellable_grades: list[str] = Field(default_factory=lambda: ["A"], min_length=1)
     write_off_disposition: str = "DESTROY"
-    reasons: dict[str, Annotated[str, StringConstraints(min_length=1)]] = Field(
-        default_factory=dict
-    )
+    reasons: dict[str, Code] = Field(default_factory=dict)
     grades: dict[str, Route] = Field(default_factory=dict)
     dispositions: dict[str, _Disposition] = Field(default_factory=dict)
     charges: dict[str, _Charge] = Field(default_factory=dict)
+
+
+def _clashing_keys(raw: _MappingsFile) -> dict[str, list[str]]:
+    clashes: dict[str, list[str]] = {}
+    for table in ("reasons", "grades", "dispositions", "charges"):
+        seen: dict[str, list[str]] = {}
+        for key in getattr(raw, table):
+            seen.setdefault(normalize_code(key), []).append(key)
+        for keys in seen.values():
+            if len(keys) > 1:
+                clashes[table] = keys
+    return clashes
 
 
 def parse_mappings(text: str, name: str = "mappings.toml") -> Mappings:
@@ -63,9 +76,16 @@ def parse_mappings(text: str, name: str = "mappings.toml") -> Mappings:
             for err in exc.errors()
         )
         raise MasterDataError(detail) from exc
+    problems = [
+        f"{name}: field '{table}': keys {', '.join(repr(k) for k in keys)} differ only in case "
+        "or spaces; codes compare without them, so keep one"
+        for table, keys in _clashing_keys(raw).items()
+    ]
+    if problems:
+        raise MasterDataError("; ".join(problems))
     sellable = frozenset(normalize_code(g) for g in raw.sellable_grades)
     grade_routes = {normalize_code(g): r for g, r in raw.grades.items()}
-    problems = [
+    problems += [
         f"{name}: field 'grades.{g}': only a sellable grade ({', '.join(sorted(sellable))}) "
         "may route to restock"
         for g, r in grade_routes.items()

@@ -30,6 +30,7 @@ from returnbridge.services.ports import (
     InboxRecord,
     InboxRow,
     OpenException,
+    PostedLine,
     Progress,
     Store,
     StoreFactory,
@@ -242,10 +243,13 @@ def apply_case(
         open_by_line[exc.line_id].append(exc)
     warehouse = facts.warehouse or UNASSIGNED_WAREHOUSE
     refs = {"return_id": facts.return_id, "case": case_id}
+    posted_lines = store.posted_lines(case_id)
     for line in outcome.lines:
-        line_ref = store.upsert_line(case_id, line, warehouse, now)
-        _sync_stock(store, case_id, line_ref, line, warehouse, refs, inbox_id, now)
-        _sync_journal(store, case_id, line_ref, line, refs, trigger, inbox_id, now)
+        posted = posted_lines.get(line.line_id)
+        line_ref = store.save_line(case_id, line, warehouse, posted, now)
+        posted = posted or PostedLine(line_ref, {})
+        _sync_stock(store, case_id, posted, line, warehouse, refs, inbox_id, now)
+        _sync_journal(store, case_id, posted, line, refs, trigger, inbox_id, now)
         _sync_exceptions(
             store, case_id, line, open_by_line.pop(line.line_id, []), rows, trigger, now
         )
@@ -267,20 +271,19 @@ def apply_case(
 def _sync_stock(
     store: Store,
     case_id: int,
-    line_ref: int,
+    posted: PostedLine,
     line: LineOutcome,
     warehouse: str,
     refs: dict[str, Any],
     inbox_id: int | None,
     now: datetime,
 ) -> None:
-    count, posted = store.stock_of_line(line_ref)
-    delta = line.stock - posted
+    delta = line.stock - posted.stock_net
     if not delta:
         return
     sku = line.sku or line.sku_scanned or ""
-    key = f"{case_id}/{line.line_id}/stock/{count + 1}"
-    store.add_movement(key, line_ref, warehouse, sku, delta, inbox_id, now)
+    key = f"{case_id}/{line.line_id}/stock/{posted.stock_movements + 1}"
+    store.add_movement(key, posted.id, warehouse, sku, delta, inbox_id, now)
     store.add_to_outbox(
         "amazon.inventory",
         f"stock/{key}",
@@ -299,14 +302,14 @@ def _sync_stock(
 def _sync_journal(
     store: Store,
     case_id: int,
-    line_ref: int,
+    posted: PostedLine,
     line: LineOutcome,
     refs: dict[str, Any],
     trigger: ReturnEvent,
     inbox_id: int | None,
     now: datetime,
 ) -> None:
-    count, active = store.journals_of_line(line_ref)
+    count, active, line_ref = posted.journal_entries, posted.journal, posted.id
     wanted = line.journal
     if (active.draft.signature if active else None) == (wanted.signature if wanted else None):
         return

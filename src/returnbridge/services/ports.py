@@ -70,6 +70,18 @@ class PostedJournal:
 
 
 @dataclass(frozen=True)
+class PostedLine:
+    """What the books already hold for one line: its stored row, stock and journals."""
+
+    id: int
+    row: dict[str, Any]
+    stock_movements: int = 0
+    stock_net: int = 0
+    journal_entries: int = 0
+    journal: PostedJournal | None = None
+
+
+@dataclass(frozen=True)
 class ExceptionRecord:
     """An exception as a person sees it."""
 
@@ -131,10 +143,15 @@ class Store(Protocol):
     def case_by_key(self, case_key: str) -> CaseRow | None: ...
 
     # lines, stock and journals
-    def upsert_line(
-        self, case_id: int, outcome: LineOutcome, warehouse: str | None, now: datetime
+    def posted_lines(self, case_id: int) -> dict[str, PostedLine]: ...
+    def save_line(
+        self,
+        case_id: int,
+        outcome: LineOutcome,
+        warehouse: str | None,
+        posted: PostedLine | None,
+        now: datetime,
     ) -> int: ...
-    def stock_of_line(self, line_ref: int) -> tuple[int, int]: ...
     def add_movement(
         self,
         key: str,
@@ -145,7 +162,6 @@ class Store(Protocol):
         inbox_id: int | None,
         now: datetime,
     ) -> None: ...
-    def journals_of_line(self, line_ref: int) -> tuple[int, PostedJournal | None]: ...
     def add_journal(
         self,
         key: str,

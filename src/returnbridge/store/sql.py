@@ -25,20 +25,17 @@ from returnbridge.services.ports import (
     InboxRow,
     OpenException,
     PostedJournal,
+    PostedLine,
 )
+from returnbridge.store import queries as q
 from returnbridge.store.tables import (
-    case_events,
     catalog_items,
     config_documents,
     exception_actions,
     exceptions,
     inbox,
-    journal_entries,
-    journal_lines,
-    outbox,
     return_cases,
     return_lines,
-    stock_movements,
 )
 
 
@@ -122,30 +119,16 @@ class SqlStore:
                 insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
             )
             return [row.id for row in got]
-        return [self._insert_one(insert(table).values(**row)) for row in rows]
+        return [self._insert(insert(table), row) for row in rows]
 
-    def _insert_one(self, statement: Any) -> int:
-        key = self.conn.execute(statement).inserted_primary_key
+    def _insert(self, statement: Any, params: dict[str, Any] | None = None) -> int:
+        key = self.conn.execute(statement, params).inserted_primary_key
         assert key is not None
         return int(key[0])
 
     def claim_inbox(self, limit: int) -> list[InboxRow]:
-        query = (
-            select(
-                inbox.c.id,
-                inbox.c.source,
-                inbox.c.event_id,
-                inbox.c.event_type,
-                inbox.c.payload,
-                inbox.c.attempts,
-            )
-            .where(inbox.c.status == "pending")
-            .order_by(inbox.c.id)
-            .limit(limit)
-        )
-        if self._postgres:
-            query = query.with_for_update(skip_locked=True)
-        return [InboxRow(**row._mapping) for row in self.conn.execute(query)]
+        query = q.CLAIM_INBOX.with_for_update(skip_locked=True) if self._postgres else q.CLAIM_INBOX
+        return [InboxRow(**row._mapping) for row in self.conn.execute(query, {"limit": limit})]
 
     def inbox_row(self, inbox_id: int) -> InboxRow | None:
         row = self.conn.execute(
@@ -164,9 +147,7 @@ class SqlStore:
         self, inbox_id: int, status: str, now: datetime, error: str | None = None
     ) -> None:
         self.conn.execute(
-            update(inbox)
-            .where(inbox.c.id == inbox_id)
-            .values(status=status, processed_at=now, error=error, attempts=inbox.c.attempts + 1)
+            q.MARK_INBOX, {"inbox_id": inbox_id, "status": status, "now": now, "error": error}
         )
 
     def requeue_inbox(self, inbox_id: int) -> None:
@@ -244,50 +225,39 @@ class SqlStore:
         return {r.name: r.version for r in rows}
 
     # ---------------------------------------------------------------- cases
-    def _case(self, *conditions: Any) -> CaseRow | None:
-        row = self.conn.execute(
-            select(
-                return_cases.c.id,
-                return_cases.c.case_key,
-                return_cases.c.return_id,
-                return_cases.c.order_ref,
-            )
-            .where(*conditions)
-            .order_by(return_cases.c.id)
-            .limit(1)
-        ).first()
+    def _case(self, query: Any, **params: Any) -> CaseRow | None:
+        row = self.conn.execute(query, params).first()
         return CaseRow(**row._mapping) if row else None
 
     def find_case(
         self, case_key: str, return_id: str | None, order_ref: str | None
     ) -> CaseRow | None:
-        found = self._case(return_cases.c.case_key == case_key)
+        found = self._case(q.CASE_BY_KEY, case_key=case_key)
         if found or not order_ref:
             return found
         if return_id:
             # A ZigZag return adopts the provisional case Amazon's refund opened for its order.
-            return self._case(
-                return_cases.c.order_ref == order_ref, return_cases.c.return_id.is_(None)
-            )
+            return self._case(q.PROVISIONAL_CASE_OF_ORDER, order_ref=order_ref)
         # An Amazon refund joins the ZigZag return already known for its order.
-        return self._case(return_cases.c.order_ref == order_ref)
+        return self._case(q.CASE_OF_ORDER, order_ref=order_ref)
 
     def case_by_key(self, case_key: str) -> CaseRow | None:
-        return self._case(return_cases.c.case_key == case_key)
+        return self._case(q.CASE_BY_KEY, case_key=case_key)
 
     def create_case(
         self, case_key: str, return_id: str | None, order_ref: str | None, now: datetime
     ) -> CaseRow:
-        case_id = self._insert_one(
-            insert(return_cases).values(
-                case_key=case_key,
-                return_id=return_id,
-                order_ref=order_ref,
-                status="registered",
-                provisional=False,
-                created_at=now,
-                updated_at=now,
-            )
+        case_id = self._insert(
+            q.INSERT_CASE,
+            {
+                "case_key": case_key,
+                "return_id": return_id,
+                "order_ref": order_ref,
+                "status": "registered",
+                "provisional": False,
+                "created_at": now,
+                "updated_at": now,
+            },
         )
         return CaseRow(case_id, case_key, return_id, order_ref)
 
@@ -300,73 +270,81 @@ class SqlStore:
 
     def add_case_event(self, case_id: int, inbox_id: int, body: dict[str, Any]) -> None:
         self.conn.execute(
-            insert(case_events).values(case_id=case_id, inbox_id=inbox_id, body=json.dumps(body))
+            q.INSERT_CASE_EVENT,
+            {"case_id": case_id, "inbox_id": inbox_id, "body": json.dumps(body)},
         )
 
     def case_events(self, case_id: int) -> list[CaseEventRow]:
-        rows = self.conn.execute(
-            select(case_events.c.inbox_id, case_events.c.body, inbox.c.payload)
-            .join(inbox, inbox.c.id == case_events.c.inbox_id)
-            .where(case_events.c.case_id == case_id)
-            .order_by(case_events.c.id)
-        )
+        rows = self.conn.execute(q.CASE_EVENTS, {"case_id": case_id})
         return [CaseEventRow(r.inbox_id, json.loads(r.body), r.payload) for r in rows]
 
     def update_case(self, case_id: int, values: dict[str, Any], now: datetime) -> None:
-        self.conn.execute(
-            update(return_cases)
-            .where(return_cases.c.id == case_id)
-            .values(updated_at=now, **values)
-        )
+        self.conn.execute(q.UPDATE_CASE, {"case_id": case_id, "updated_at": now, **values})
 
     # ------------------------------------------------- lines, stock, journals
-    def upsert_line(
-        self, case_id: int, outcome: LineOutcome, warehouse: str | None, now: datetime
-    ) -> int:
-        u = outcome.units
-        values = {
-            "kind": outcome.kind,
-            "status": outcome.status.value,
-            "sku_scanned": outcome.sku_scanned,
-            "sku": outcome.sku,
-            "warehouse": warehouse,
-            "reason": outcome.reason,
-            "amazon_reason": outcome.amazon_reason,
-            "grade": outcome.grade,
-            "disposition": outcome.disposition,
-            "route": outcome.route.value if outcome.route else None,
-            "expected_qty": outcome.expected_qty,
-            "units_received": u.received,
-            "units_restocked": u.restocked,
-            "units_written_off": u.written_off,
-            "units_liquidated": u.liquidated,
-            "units_refurbished": u.refurbished,
-            "units_returned_to_vendor": u.returned_to_vendor,
-            "units_in_exception": u.in_exception,
-            "units_pending": u.pending,
-            "updated_at": now,
+    def posted_lines(self, case_id: int) -> dict[str, PostedLine]:
+        """Every line of a case with its stored row, stock and the journal entry in force."""
+        params = {"case_id": case_id}
+        lines = self.conn.execute(q.LINES_OF_CASE, params).all()
+        if not lines:
+            return {}
+        stock = {
+            r.line_ref: (int(r.n), int(r.net)) for r in self.conn.execute(q.STOCK_OF_CASE, params)
         }
-        row = self.conn.execute(
-            select(return_lines.c.id).where(
-                return_lines.c.case_id == case_id, return_lines.c.line_id == outcome.line_id
+        entries = self.conn.execute(q.JOURNALS_OF_CASE, params).all()
+        reversed_ids = {e.reverses_id for e in entries if e.reverses_id is not None}
+        counts: Counter[int] = Counter(e.line_ref for e in entries)
+        live = {
+            e.line_ref: e
+            for e in entries
+            if e.kind != JournalKind.REVERSAL and e.id not in reversed_ids
+        }
+        postings: dict[int, list[Posting]] = {}
+        if live:
+            for r in self.conn.execute(
+                q.POSTINGS_OF_ENTRIES, {"entry_ids": [e.id for e in live.values()]}
+            ):
+                postings.setdefault(r.entry_id, []).append(
+                    Posting(r.account, int(r.debit), int(r.credit))
+                )
+        posted: dict[str, PostedLine] = {}
+        for line in lines:
+            entry = live.get(line.id)
+            journal = None
+            if entry is not None:
+                draft = JournalDraft(
+                    JournalKind(entry.kind), entry.currency, tuple(postings[entry.id]), entry.memo
+                )
+                journal = PostedJournal(entry.id, entry.entry_key, draft)
+            moved = stock.get(line.id, (0, 0))
+            posted[line.line_id] = PostedLine(
+                id=int(line.id),
+                row={c: line._mapping[c] for c in q.LINE_COLUMNS},
+                stock_movements=moved[0],
+                stock_net=moved[1],
+                journal_entries=counts[line.id],
+                journal=journal,
             )
-        ).first()
-        if row:
-            self.conn.execute(
-                update(return_lines).where(return_lines.c.id == row.id).values(**values)
-            )
-            return int(row.id)
-        return self._insert_one(
-            insert(return_lines).values(case_id=case_id, line_id=outcome.line_id, **values)
-        )
+        return posted
 
-    def stock_of_line(self, line_ref: int) -> tuple[int, int]:
-        row = self.conn.execute(
-            select(func.count(), func.coalesce(func.sum(stock_movements.c.quantity), 0)).where(
-                stock_movements.c.line_ref == line_ref
+    def save_line(
+        self,
+        case_id: int,
+        outcome: LineOutcome,
+        warehouse: str | None,
+        posted: PostedLine | None,
+        now: datetime,
+    ) -> int:
+        """Write the line's row where it changed; returns its id."""
+        row = line_row(outcome, warehouse)
+        if posted is None:
+            return self._insert(
+                q.INSERT_LINE,
+                {"case_id": case_id, "line_id": outcome.line_id, "updated_at": now, **row},
             )
-        ).one()
-        return int(row[0]), int(row[1])
+        if row != posted.row:
+            self.conn.execute(q.UPDATE_LINE, {"line_ref": posted.id, "updated_at": now, **row})
+        return posted.id
 
     def add_movement(
         self,
@@ -379,46 +357,17 @@ class SqlStore:
         now: datetime,
     ) -> None:
         self.conn.execute(
-            insert(stock_movements).values(
-                movement_key=key,
-                line_ref=line_ref,
-                warehouse=warehouse,
-                sku=sku,
-                quantity=quantity,
-                inbox_id=inbox_id,
-                created_at=now,
-            )
+            q.INSERT_MOVEMENT,
+            {
+                "movement_key": key,
+                "line_ref": line_ref,
+                "warehouse": warehouse,
+                "sku": sku,
+                "quantity": quantity,
+                "inbox_id": inbox_id,
+                "created_at": now,
+            },
         )
-
-    def journals_of_line(self, line_ref: int) -> tuple[int, PostedJournal | None]:
-        """How many entries the line has, and the one in force (posted and not reversed)."""
-        entries = self.conn.execute(
-            select(
-                journal_entries.c.id,
-                journal_entries.c.entry_key,
-                journal_entries.c.kind,
-                journal_entries.c.reverses_id,
-                journal_entries.c.currency,
-                journal_entries.c.memo,
-            )
-            .where(journal_entries.c.line_ref == line_ref)
-            .order_by(journal_entries.c.id)
-        ).all()
-        reversed_ids = {e.reverses_id for e in entries if e.reverses_id is not None}
-        live = [e for e in entries if e.kind != JournalKind.REVERSAL and e.id not in reversed_ids]
-        if not live:
-            return len(entries), None
-        entry = live[-1]
-        postings = tuple(
-            Posting(r.account, int(r.debit), int(r.credit))
-            for r in self.conn.execute(
-                select(journal_lines.c.account, journal_lines.c.debit, journal_lines.c.credit)
-                .where(journal_lines.c.entry_id == entry.id)
-                .order_by(journal_lines.c.id)
-            )
-        )
-        draft = JournalDraft(JournalKind(entry.kind), entry.currency, postings, entry.memo)
-        return len(entries), PostedJournal(entry.id, entry.entry_key, draft)
 
     def add_journal(
         self,
@@ -429,20 +378,21 @@ class SqlStore:
         inbox_id: int | None,
         now: datetime,
     ) -> int:
-        entry_id = self._insert_one(
-            insert(journal_entries).values(
-                entry_key=key,
-                kind=draft.kind.value,
-                line_ref=line_ref,
-                reverses_id=reverses_id,
-                currency=draft.currency,
-                memo=draft.memo,
-                inbox_id=inbox_id,
-                posted_at=now,
-            )
+        entry_id = self._insert(
+            q.INSERT_JOURNAL,
+            {
+                "entry_key": key,
+                "kind": draft.kind.value,
+                "line_ref": line_ref,
+                "reverses_id": reverses_id,
+                "currency": draft.currency,
+                "memo": draft.memo,
+                "inbox_id": inbox_id,
+                "posted_at": now,
+            },
         )
         self.conn.execute(
-            insert(journal_lines),
+            q.INSERT_POSTINGS,
             [
                 {"entry_id": entry_id, "account": p.account, "debit": p.debit, "credit": p.credit}
                 for p in draft.postings
@@ -452,11 +402,7 @@ class SqlStore:
 
     # ----------------------------------------------------------- exceptions
     def open_exceptions(self, case_id: int) -> list[OpenException]:
-        rows = self.conn.execute(
-            select(exceptions.c.id, exceptions.c.code, exceptions.c.line_id)
-            .where(exceptions.c.case_id == case_id, exceptions.c.status == "open")
-            .order_by(exceptions.c.id)
-        )
+        rows = self.conn.execute(q.OPEN_EXCEPTIONS_OF_CASE, {"case_id": case_id})
         return [OpenException(r.id, r.code, r.line_id) for r in rows]
 
     def add_exception(
@@ -469,32 +415,33 @@ class SqlStore:
         line_id: str | None = None,
         inbox_id: int | None = None,
     ) -> int:
-        return self._insert_one(
-            insert(exceptions).values(
-                code=code,
-                status="open",
-                case_id=case_id,
-                line_id=line_id,
-                inbox_id=inbox_id,
-                message=message,
-                raw=raw,
-                created_at=now,
-            )
+        return self._insert(
+            q.INSERT_EXCEPTION,
+            {
+                "code": code,
+                "status": "open",
+                "case_id": case_id,
+                "line_id": line_id,
+                "inbox_id": inbox_id,
+                "message": message,
+                "raw": raw,
+                "created_at": now,
+            },
         )
 
     def close_exception(
         self, exception_id: int, status: str, now: datetime, by: str, resolution: str, note: str
     ) -> None:
         self.conn.execute(
-            update(exceptions)
-            .where(exceptions.c.id == exception_id, exceptions.c.status == "open")
-            .values(
-                status=status,
-                resolved_at=now,
-                resolved_by=by,
-                resolution=resolution,
-                resolution_note=note,
-            )
+            q.CLOSE_EXCEPTION,
+            {
+                "exception_id": exception_id,
+                "status": status,
+                "now": now,
+                "by": by,
+                "resolution": resolution,
+                "note": note,
+            },
         )
 
     def _exception_query(self) -> Any:
@@ -591,15 +538,42 @@ class SqlStore:
     # --------------------------------------------------------------- outbox
     def add_to_outbox(self, topic: str, key: str, payload: dict[str, Any], now: datetime) -> None:
         self.conn.execute(
-            insert(outbox).values(
-                topic=topic,
-                message_key=key,
-                payload=json.dumps(payload, sort_keys=True),
-                status="pending",
-                attempts=0,
-                created_at=now,
-            )
+            q.INSERT_OUTBOX,
+            {
+                "topic": topic,
+                "message_key": key,
+                "payload": json.dumps(payload, sort_keys=True),
+                "status": "pending",
+                "attempts": 0,
+                "created_at": now,
+            },
         )
+
+
+def line_row(outcome: LineOutcome, warehouse: str | None) -> dict[str, Any]:
+    """The stored form of a line outcome (to_row)."""
+    u = outcome.units
+    return {
+        "kind": outcome.kind,
+        "status": outcome.status.value,
+        "sku_scanned": outcome.sku_scanned,
+        "sku": outcome.sku,
+        "warehouse": warehouse,
+        "reason": outcome.reason,
+        "amazon_reason": outcome.amazon_reason,
+        "grade": outcome.grade,
+        "disposition": outcome.disposition,
+        "route": outcome.route.value if outcome.route else None,
+        "expected_qty": outcome.expected_qty,
+        "units_received": u.received,
+        "units_restocked": u.restocked,
+        "units_written_off": u.written_off,
+        "units_liquidated": u.liquidated,
+        "units_refurbished": u.refurbished,
+        "units_returned_to_vendor": u.returned_to_vendor,
+        "units_in_exception": u.in_exception,
+        "units_pending": u.pending,
+    }
 
 
 @contextmanager

@@ -79,6 +79,7 @@ class _Row:
     cells: dict[str, str]
     raw: str
     problem: str | None = None
+    event_id: str = ""  # read even from a bad row where it can be, to keep its event whole
 
 
 def _raw_text(cells: list[str]) -> str:
@@ -112,7 +113,9 @@ def _rows(path: Path, on_bytes: Callable[[int], None] | None) -> Iterator[_Row]:
                 on_bytes(handle.buffer.tell())  # type: ignore[attr-defined]
             if not any(c.strip() for c in cells):
                 continue
-            row = _Row(reader.line_num, {}, _raw_text(cells))
+            at = header.index("event_id")
+            guess = cells[at].strip() if len(cells) > at else ""
+            row = _Row(reader.line_num, {}, _raw_text(cells), event_id=guess)
             if len(cells) != len(header):
                 row.problem = f"has {len(cells)} cells, the header has {len(header)}"
             elif any("\udc80" <= ch <= "\udcff" for c in cells for ch in c):
@@ -212,19 +215,24 @@ def _record(path: Path, rows: list[_Row]) -> InboxRecord:
 def read_export(path: Path, on_bytes: Callable[[int], None] | None = None) -> Iterator[InboxRecord]:
     """One inbox record per event of the file, in file order; raises ``CsvFileError``.
 
-    ``on_bytes`` is told, now and then, how far into the file the reader is (for progress).
+    The rows of one event stay together: one bad row makes its whole event unreadable (kept
+    raw, every row of it), never a shorter event that looks valid. ``on_bytes`` is told, now
+    and then, how far into the file the reader is (for progress).
     """
     group: list[_Row] = []
     for row in _rows(path, on_bytes):
-        if row.problem is not None:
-            if group:
-                yield _record(path, group)
-                group = []
-            yield _unreadable(path, [row], row.problem)
-            continue
-        if group and row.cells["event_id"] != group[0].cells["event_id"]:
-            yield _record(path, group)
+        if group and (not row.event_id or row.event_id != group[0].event_id):
+            yield _group_record(path, group)
             group = []
         group.append(row)
     if group:
-        yield _record(path, group)
+        yield _group_record(path, group)
+
+
+def _group_record(path: Path, rows: list[_Row]) -> InboxRecord:
+    bad = [r for r in rows if r.problem is not None]
+    if not bad:
+        return _record(path, rows)
+    if len(rows) == 1:
+        return _unreadable(path, rows, str(rows[0].problem))
+    return _unreadable(path, rows, "; ".join(f"row {r.number} {r.problem}" for r in bad))

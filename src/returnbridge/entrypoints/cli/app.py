@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import typer
 
 from returnbridge.domain.errors import ReturnBridgeError
-from returnbridge.domain.mappings import mappings_to_dict
 from returnbridge.entrypoints.cli import demo, exceptions, pipeline, reconcile
 from returnbridge.entrypoints.cli.common import DbOption, console, err_console, open_app
-from returnbridge.masterdata.catalog_csv import read_catalog
-from returnbridge.masterdata.mappings_toml import DEFAULT_MAPPINGS, read_mappings
+from returnbridge.masterdata.mappings_toml import DEFAULT_MAPPINGS
 from returnbridge.store.migrate import upgrade
 
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold secrets
     help="returnbridge: ZigZag returns to Amazon Vendor Central and the ERP.",
 )
 db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
@@ -46,14 +44,10 @@ def catalog_load(
     file: Path = typer.Argument(..., help="Catalog master CSV."), db: str | None = DbOption
 ) -> None:
     """Replace the catalog master with FILE (validated first; nothing changes on error)."""
-    items = read_catalog(file)
-    with open_app(db) as rb, rb.stores() as store:
-        store.replace_catalog(items)
-        version = store.save_config(
-            "catalog", str(file.name), json.dumps({"items": len(items)}), rb.clock()
-        )
+    with open_app(db) as rb:
+        items = rb.load_catalog(file)
     active = sum(1 for i in items if i.active)
-    console.print(f"catalog v{version}: {len(items)} items ({active} active) from {file.name}")
+    console.print(f"catalog: {len(items)} items ({active} active) loaded from {file.name}")
 
 
 @mappings_app.command("load")
@@ -64,33 +58,19 @@ def mappings_load(
     db: str | None = DbOption,
 ) -> None:
     """Replace the mappings with FILE (validated first; nothing changes on error)."""
-    mappings = read_mappings(file)
-    with open_app(db) as rb, rb.stores() as store:
-        version = store.save_config(
-            "mappings", file.name, json.dumps(mappings_to_dict(mappings)), rb.clock()
-        )
+    with open_app(db) as rb:
+        mappings = rb.load_mappings(file)
     console.print(
-        f"mappings v{version} from {file.name}: {len(mappings.reasons)} reasons, "
+        f"mappings loaded from {file.name}: {len(mappings.reasons)} reasons, "
         f"{len(mappings.grade_routes)} grades, {len(mappings.dispositions)} dispositions, "
         f"{len(mappings.charges)} charges"
     )
 
 
 def main() -> None:
+    """Usage errors are click's (exit 2); refusals are ours, printed plainly (exit 2)."""
     try:
-        app(standalone_mode=False)
+        app()
     except ReturnBridgeError as exc:
-        err_console.print(f"[bold red]error[/] [{exc.code}] {exc.message}")
+        err_console.print(f"error [{exc.code}] {exc.message}", markup=False, style="red")
         sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
-    except Exception as exc:  # click's usage errors carry their own exit code
-        from click.exceptions import ClickException
-
-        if isinstance(exc, ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

@@ -18,11 +18,9 @@ from rich.table import Table
 
 from returnbridge.bootstrap import App
 from returnbridge.domain.errors import ReturnBridgeError
-from returnbridge.domain.mappings import mappings_to_dict
 from returnbridge.entrypoints.cli.common import console, open_app
 from returnbridge.entrypoints.cli.pipeline import drain_inbox, import_zigzag_file
-from returnbridge.masterdata.catalog_csv import read_catalog
-from returnbridge.masterdata.mappings_toml import DEFAULT_MAPPINGS, read_mappings
+from returnbridge.masterdata.mappings_toml import DEFAULT_MAPPINGS
 from returnbridge.sandboxes.zigzag.generator import (
     generate_day,
     write_catalog,
@@ -68,16 +66,8 @@ def run_demo(rb: App, out: Path, returns: int, seed: int) -> dict[str, Any]:
     write_refunds(day, refunds_file)
     shutil.copyfile(DEFAULT_MAPPINGS, mappings_file)
 
-    items = read_catalog(catalog_file)
-    mappings = read_mappings(mappings_file)
-    with rb.stores() as store:
-        store.replace_catalog(items)
-        store.save_config(
-            "catalog", catalog_file.name, json.dumps({"items": len(items)}), rb.clock()
-        )
-        store.save_config(
-            "mappings", mappings_file.name, json.dumps(mappings_to_dict(mappings)), rb.clock()
-        )
+    rb.load_catalog(catalog_file)
+    rb.load_mappings(mappings_file)
     imported = import_zigzag_file(rb, export_file)
     refunds = ingest_stream(rb.stores, _refund_records(refunds_file), rb.clock)
     stats = drain_inbox(rb)

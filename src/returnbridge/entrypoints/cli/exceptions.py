@@ -40,7 +40,7 @@ def list_exceptions(
         )
     if as_json:
         for r in records:
-            console.print_json(
+            typer.echo(
                 json.dumps(
                     {
                         "id": r.id,

@@ -1,0 +1,139 @@
+"""Hot-path statements, built once and named: each execution only binds parameters.
+
+Building a SQLAlchemy statement and its cache key costs more than running it on SQLite, so the
+statements the pipeline runs per event live here as module constants with bind parameters.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, func, insert, select, update
+
+from returnbridge.store.tables import (
+    case_events,
+    exceptions,
+    inbox,
+    journal_entries,
+    journal_lines,
+    outbox,
+    return_cases,
+    return_lines,
+    stock_movements,
+)
+
+LINE_COLUMNS = (
+    "kind", "status", "sku_scanned", "sku", "warehouse", "reason", "amazon_reason", "grade",
+    "disposition", "route", "expected_qty", "units_received", "units_restocked",
+    "units_written_off", "units_liquidated", "units_refurbished", "units_returned_to_vendor",
+    "units_in_exception", "units_pending",
+)  # fmt: skip
+
+CLAIM_INBOX = (
+    select(inbox.c.id, inbox.c.source, inbox.c.event_id, inbox.c.event_type, inbox.c.payload,
+           inbox.c.attempts)
+    .where(inbox.c.status == "pending")
+    .order_by(inbox.c.id)
+    .limit(bindparam("limit"))
+)  # fmt: skip
+
+MARK_INBOX = (
+    update(inbox)
+    .where(inbox.c.id == bindparam("inbox_id"))
+    .values(status=bindparam("status"), processed_at=bindparam("now"),
+            error=bindparam("error"), attempts=inbox.c.attempts + 1)
+)  # fmt: skip
+
+CASE_COLUMNS = (return_cases.c.id, return_cases.c.case_key, return_cases.c.return_id,
+                return_cases.c.order_ref)  # fmt: skip
+
+CASE_BY_KEY = select(*CASE_COLUMNS).where(return_cases.c.case_key == bindparam("case_key"))
+
+PROVISIONAL_CASE_OF_ORDER = (
+    select(*CASE_COLUMNS)
+    .where(return_cases.c.order_ref == bindparam("order_ref"), return_cases.c.return_id.is_(None))
+    .order_by(return_cases.c.id)
+    .limit(1)
+)  # fmt: skip
+
+CASE_OF_ORDER = (
+    select(*CASE_COLUMNS)
+    .where(return_cases.c.order_ref == bindparam("order_ref"))
+    .order_by(return_cases.c.id)
+    .limit(1)
+)
+
+INSERT_CASE = insert(return_cases)
+INSERT_CASE_EVENT = insert(case_events)
+
+CASE_EVENTS = (
+    select(case_events.c.inbox_id, case_events.c.body, inbox.c.payload)
+    .join(inbox, inbox.c.id == case_events.c.inbox_id)
+    .where(case_events.c.case_id == bindparam("case_id"))
+    .order_by(case_events.c.id)
+)
+
+UPDATE_CASE = (
+    update(return_cases)
+    .where(return_cases.c.id == bindparam("case_id"))
+    .values({name: bindparam(name) for name in (
+        "status", "provisional", "retailer_code", "order_number", "warehouse", "rma_id",
+        "order_ref", "updated_at")})
+)  # fmt: skip
+
+LINES_OF_CASE = select(return_lines.c.id, return_lines.c.line_id,
+                       *(return_lines.c[c] for c in LINE_COLUMNS)).where(
+    return_lines.c.case_id == bindparam("case_id")
+)  # fmt: skip
+
+STOCK_OF_CASE = (
+    select(stock_movements.c.line_ref, func.count().label("n"),
+           func.sum(stock_movements.c.quantity).label("net"))
+    .join(return_lines, return_lines.c.id == stock_movements.c.line_ref)
+    .where(return_lines.c.case_id == bindparam("case_id"))
+    .group_by(stock_movements.c.line_ref)
+)  # fmt: skip
+
+JOURNALS_OF_CASE = (
+    select(journal_entries.c.id, journal_entries.c.line_ref, journal_entries.c.entry_key,
+           journal_entries.c.kind, journal_entries.c.reverses_id, journal_entries.c.currency,
+           journal_entries.c.memo)
+    .join(return_lines, return_lines.c.id == journal_entries.c.line_ref)
+    .where(return_lines.c.case_id == bindparam("case_id"))
+    .order_by(journal_entries.c.id)
+)  # fmt: skip
+
+POSTINGS_OF_ENTRIES = (
+    select(journal_lines.c.entry_id, journal_lines.c.account, journal_lines.c.debit,
+           journal_lines.c.credit)
+    .where(journal_lines.c.entry_id.in_(bindparam("entry_ids", expanding=True)))
+    .order_by(journal_lines.c.id)
+)  # fmt: skip
+
+INSERT_LINE = insert(return_lines)
+
+UPDATE_LINE = (
+    update(return_lines)
+    .where(return_lines.c.id == bindparam("line_ref"))
+    .values({c: bindparam(c) for c in (*LINE_COLUMNS, "updated_at")})
+)
+
+INSERT_MOVEMENT = insert(stock_movements)
+INSERT_JOURNAL = insert(journal_entries)
+INSERT_POSTINGS = insert(journal_lines)
+
+OPEN_EXCEPTIONS_OF_CASE = (
+    select(exceptions.c.id, exceptions.c.code, exceptions.c.line_id)
+    .where(exceptions.c.case_id == bindparam("case_id"), exceptions.c.status == "open")
+    .order_by(exceptions.c.id)
+)
+
+INSERT_EXCEPTION = insert(exceptions)
+
+CLOSE_EXCEPTION = (
+    update(exceptions)
+    .where(exceptions.c.id == bindparam("exception_id"), exceptions.c.status == "open")
+    .values(status=bindparam("status"), resolved_at=bindparam("now"),
+            resolved_by=bindparam("by"), resolution=bindparam("resolution"),
+            resolution_note=bindparam("note"))
+)  # fmt: skip
+
+INSERT_OUTBOX = insert(outbox)

@@ -1,0 +1,1 @@
+"""Test support shipped with the package: comparing the final state of two runs."""

@@ -1,0 +1,198 @@
+"""The CLI as a user runs it, in a subprocess, on a fresh folder."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+UNIT_KEYS = {
+    "received",
+    "restocked",
+    "written_off",
+    "liquidated",
+    "refurbished",
+    "returned_to_vendor",
+    "in_exception",
+    "pending",
+}
+
+
+def rb(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "returnbridge", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def demo_day(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo") / "OUT"
+    rb("demo", "--returns", "2000", "--seed", "7", "--out", str(out), cwd=out.parent)
+    return out
+
+
+def test_the_demo_writes_a_summary_with_every_promised_figure(demo_day: Path) -> None:
+    summary = json.loads((demo_day / "summary.json").read_text())
+    assert {
+        "events_received",
+        "events_duplicate",
+        "returns",
+        "lines",
+        "units",
+        "exceptions",
+        "journals",
+        "invariants_ok",
+    } <= set(summary)
+    assert set(summary["units"]) == UNIT_KEYS
+    units = summary["units"]
+    assert units["received"] == sum(v for k, v in units.items() if k != "received")
+    assert summary["returns"] == 2000 and summary["invariants_ok"] is True
+    assert summary["journals"]["balanced"] is True and summary["journals"]["entries"] > 0
+    assert summary["events_duplicate"] == summary["planted"]["duplicates"]
+    assert summary["exceptions"]["INVALID_EVENT"] == summary["planted"]["bad_rows"]
+    for code in (
+        "UNKNOWN_SKU",
+        "INACTIVE_SKU",
+        "UNMAPPED_REASON",
+        "UNMAPPED_DISPOSITION",
+        "QUANTITY_MISMATCH",
+    ):
+        assert summary["exceptions"][code] > 0, code
+
+
+def test_the_same_seed_gives_the_same_summary(demo_day: Path, tmp_path: Path) -> None:
+    rb("demo", "--returns", "2000", "--seed", "7", "--out", str(tmp_path / "again"), cwd=tmp_path)
+    first = (demo_day / "summary.json").read_text()
+    assert (tmp_path / "again" / "summary.json").read_text() == first
+    rb("demo", "--returns", "2000", "--seed", "8", "--out", str(tmp_path / "other"), cwd=tmp_path)
+    assert (tmp_path / "other" / "summary.json").read_text() != first
+
+
+def test_reconcile_passes_on_the_demo_and_names_the_invariant_a_tampered_row_breaks(
+    demo_day: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "copy.db"
+    source = sqlite3.connect(demo_day / "returnbridge.db")
+    source.backup(target := sqlite3.connect(db))
+    source.close()
+    ok = rb("reconcile", "--check", "--db", f"sqlite:///{db}", cwd=tmp_path)
+    assert "UNITS_CONSERVED" in ok.stdout
+
+    target.execute(
+        "UPDATE return_lines SET units_restocked = units_restocked + 1 "
+        "WHERE id = (SELECT min(id) FROM return_lines WHERE units_restocked > 0)"
+    )
+    target.commit()
+    target.close()
+    failed = rb("reconcile", "--check", "--db", f"sqlite:///{db}", cwd=tmp_path, check=False)
+    assert failed.returncode == 1
+    assert "reconcile failed: STOCK_MATCHES_RESTOCKED, UNITS_CONSERVED" in failed.stdout
+
+
+def test_a_bad_export_imports_its_good_rows_and_names_each_bad_one(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'rb.db'}"
+    rb("db", "upgrade", "--db", db, cwd=tmp_path)
+    header = (
+        "event_id,event_type,occurred_at,retailer_code,order_number,return_id,"
+        "dc_warehouse,channel_order_ref,rma_id,line_id,sku,quantity,return_reason_id,"
+        "grade,disposition,charge_id,charge_type,charge_amount,currency\n"
+    )
+    good = "e1,return.registered,2026-11-02T10:00:00Z,CASTORE,O1,R1,UK-DC1,,,1,CAS-1,1,3,,,,,,\n"
+    export = tmp_path / "export.csv"
+    with export.open("wb") as handle:
+        handle.write(header.encode())
+        handle.write(good.encode())
+        handle.write(b"e2,return.registered,2026-11-02T10:00:00Z,CASTORE\n")  # truncated
+        handle.write(good.replace("e1,return.registered", "e3,return.teleported").encode())
+        handle.write(good.replace("e1,", "e4,").replace(",1,3,", ",-2,3,").encode())
+        handle.write(good.replace("e1,", "e5,").replace("CAS-1", "X" * 10_000_000).encode())
+        handle.write(good.replace("e1,", "e6,").encode().replace(b"CAS-1", b"CAS-\xff\xfe"))
+        handle.write(good.replace("e1,", "e7,").encode())
+    result = rb("import", "zigzag", str(export), "--db", db, cwd=tmp_path)
+    assert "2 events accepted" in result.stdout and "5 unreadable" in result.stdout
+    for row, why in ((3, "cells"), (4, "type"), (5, "quantity"), (6, "characters"), (7, "UTF-8")):
+        assert any(
+            f"export.csv row {row}" in line and why in line for line in result.stdout.splitlines()
+        ), (row, why, result.stdout)
+    listed = rb("exceptions", "list", "--code", "INVALID_EVENT", "--json", "--db", db, cwd=tmp_path)
+    assert listed.stdout.count('"INVALID_EVENT"') == 5
+    again = rb("import", "zigzag", str(export), "--db", db, cwd=tmp_path)
+    assert "0 events accepted, 7 duplicates ignored, 0 unreadable" in again.stdout
+
+
+def test_a_bad_catalog_file_is_refused_naming_the_row_and_field(tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text("sku,unit_cost,currency\nCAS-1,12.50,GBP\nCAS-2,twelve,GBP\n")
+    result = rb(
+        "catalog",
+        "load",
+        str(catalog),
+        "--db",
+        f"sqlite:///{tmp_path / 'x.db'}",
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "catalog.csv row 3, field 'unit_cost'" in result.stderr
+
+
+def test_an_exception_is_resolved_from_the_cli_with_who_and_when(
+    demo_day: Path, tmp_path: Path
+) -> None:
+    db_file = tmp_path / "copy.db"
+    source = sqlite3.connect(demo_day / "returnbridge.db")
+    source.backup(target := sqlite3.connect(db_file))
+    source.close()
+    target.close()
+    db = f"sqlite:///{db_file}"
+    listed = rb("exceptions", "list", "--code", "INACTIVE_SKU", "--json", "--db", db, cwd=tmp_path)
+    held = [json.loads(line) for line in listed.stdout.splitlines() if line.startswith("{")]
+    first = next(e for e in held if e["units"] > 0)
+    done = rb(
+        "exceptions",
+        "resolve",
+        str(first["id"]),
+        "--action",
+        "write-off",
+        "--actor",
+        "kim.finance",
+        "--note",
+        "discontinued line",
+        "--db",
+        db,
+        cwd=tmp_path,
+    )
+    assert f"exception {first['id']} resolved by kim.finance (write-off)" in done.stdout
+    shown = rb("exceptions", "show", str(first["id"]), "--db", db, cwd=tmp_path)
+    assert "kim.finance write-off discontinued line" in shown.stdout
+    rb("reconcile", "--check", "--db", db, cwd=tmp_path)
+
+
+@pytest.mark.postgres
+def test_the_demo_runs_on_postgresql_with_the_same_figures(
+    demo_day: Path, postgres_url: str, tmp_path: Path
+) -> None:
+    rb(
+        "demo",
+        "--returns",
+        "2000",
+        "--seed",
+        "7",
+        "--db",
+        postgres_url,
+        "--out",
+        str(tmp_path / "pg"),
+        cwd=tmp_path,
+    )
+    assert (tmp_path / "pg" / "summary.json").read_text() == (demo_day / "summary.json").read_text()

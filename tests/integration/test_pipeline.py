@@ -1,0 +1,185 @@
+"""The pipeline end to end on a real database: SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import json
+
+from pipeline_support import full_return, send, zz_event
+from sqlalchemy import select
+
+from returnbridge.bootstrap import App
+from returnbridge.services.reconcile import check
+from returnbridge.store.readmodels import SqlLedgerAudit, summary
+from returnbridge.store.tables import journal_lines, outbox, stock_movements
+from returnbridge.testing.state import final_state
+
+
+def _state(rb: App) -> dict:  # type: ignore[type-arg]
+    with rb.engine.connect() as conn:
+        return final_state(conn)
+
+
+def _figures(rb: App) -> dict:  # type: ignore[type-arg]
+    with rb.engine.connect() as conn:
+        return summary(conn)
+
+
+def test_an_a_grade_return_becomes_sellable_stock_and_a_balanced_journal(rb: App) -> None:
+    send(rb, *full_return("R1", "cas123blkm", "A", "RESTOCK", qty=2))
+    state = _state(rb)
+    line = state["lines"]["zz:R1/1"]
+    assert (line["status"], line["sku"], line["units_restocked"]) == ("closed", "CAS-123-BLK-M", 2)
+    assert state["stock"] == {"UK-DC1/CAS-123-BLK-M": 2}
+    assert state["accounts"] == {
+        "1310-INVENTORY-SELLABLE/GBP": 4000,
+        "1390-RETURNS-IN-TRANSIT/GBP": -4000,
+    }
+    assert state["cases"]["zz:R1"] == ("closed", False)
+    with rb.engine.connect() as conn:
+        topics = sorted(r.topic for r in conn.execute(select(outbox.c.topic)))
+    assert topics == ["amazon.inventory", "erp.journal"]
+
+
+def test_grades_other_than_a_never_create_stock(rb: App) -> None:
+    for rid, grade, disposition in (
+        ("R1", "B", "REFURBISH"),
+        ("R2", "C", "LIQUIDATE"),
+        ("R3", "D", "DESTROY"),
+        ("R4", "F", "RTV"),
+    ):
+        send(rb, *full_return(rid, "CAS-456-WHT-L", grade, disposition))
+    units = _figures(rb)["units"]
+    assert _state(rb)["stock"] == {}
+    assert (
+        units["refurbished"],
+        units["liquidated"],
+        units["written_off"],
+        units["returned_to_vendor"],
+        units["restocked"],
+    ) == (1, 1, 1, 1, 0)
+
+
+def test_a_non_product_charge_is_journalled_and_never_moves_stock(rb: App) -> None:
+    send(
+        rb,
+        zz_event(
+            "C1",
+            "charge.created",
+            "R9",
+            5,
+            charge={
+                "chargeId": "CHG-1",
+                "type": "DAMAGED_ITEM_FEE",
+                "amount": "4.50",
+                "currency": "GBP",
+                "sku": "FEE-DAMAGED-ITEM",
+            },
+        ),
+    )
+    state = _state(rb)
+    assert state["stock"] == {}
+    assert state["accounts"] == {
+        "6120-RETURN-HANDLING-FEES/GBP": 450,
+        "2110-ZIGZAG-PAYABLE/GBP": -450,
+    }
+    assert _figures(rb)["units"]["received"] == 0
+
+
+def test_a_regrade_reverses_the_first_posting_instead_of_editing_it(rb: App) -> None:
+    send(rb, *full_return("R1", "CAS-123-BLK-M", "A", "RESTOCK"))
+    send(
+        rb,
+        zz_event(
+            "R1-regrade",
+            "return.disposition_set",
+            "R1",
+            900,
+            lines=[{"lineId": "1", "grade": "D", "disposition": "DESTROY"}],
+        ),
+    )
+    state = _state(rb)
+    assert state["stock"] == {}
+    assert state["accounts"] == {
+        "5410-RETURNS-WRITE-DOWN/GBP": 2000,
+        "1390-RETURNS-IN-TRANSIT/GBP": -2000,
+    }
+    with rb.engine.connect() as conn:
+        movements = [r.quantity for r in conn.execute(select(stock_movements.c.quantity))]
+        postings = conn.execute(select(journal_lines)).all()
+    assert movements == [1, -1]
+    assert len(postings) == 6  # entry, its reversal, the new entry: two lines each
+    assert _figures(rb)["journals"]["by_kind"] == {"disposition": 2, "reversal": 1}
+
+
+def test_a_replayed_stream_changes_no_total(rb: App) -> None:
+    events = full_return("R1", "CAS-123-BLK-M", "A", "RESTOCK")
+    send(rb, *events)
+    before = _state(rb)
+    for event in events:
+        event["id"] = event["id"]  # same ids: a replay
+    send(rb, *events)
+    send(rb, *reversed(events))
+    assert _state(rb) == before
+    assert _figures(rb)["events_duplicate"] == 10
+
+
+def test_unreadable_payloads_become_invalid_event_exceptions_and_the_rest_flows(rb: App) -> None:
+    good = full_return("R1", "CAS-123-BLK-M", "A", "RESTOCK")
+    bad = zz_event(
+        "BAD-1",
+        "return.received",
+        "R2",
+        1,
+        lines=[{"lineId": "1", "sku": "CAS-123-BLK-M", "quantity": -2}],
+    )
+    send(rb, good[0], bad, *good[1:])
+    figures = _figures(rb)
+    assert figures["exceptions"] == {"INVALID_EVENT": 1}
+    assert figures["units"]["restocked"] == 1
+    with rb.stores() as store:
+        [record] = store.list_exceptions("open", "INVALID_EVENT", 10)
+    assert "quantity" in record.message and "BAD-1" in record.message
+    assert json.loads(record.raw)["id"] == "BAD-1"
+
+
+def test_a_refund_at_first_scan_opens_a_provisional_case_that_zigzag_adopts(rb: App) -> None:
+    refund = {
+        "id": "RFS-1",
+        "type": "refund.first_scan",
+        "orderId": "order-of-R1",
+        "asin": "B0CAS12345",
+        "quantity": 1,
+        "amount": "40.00",
+        "currency": "GBP",
+        "refundedAt": "2026-11-01T10:00:00+00:00",
+    }
+    send(rb, refund, source="amazon")
+    assert _state(rb)["cases"] == {"order:order-of-R1": ("provisional", True)}
+    assert _state(rb)["stock"] == {}
+    send(rb, *full_return("R1", "CAS-123-BLK-M", "A", "RESTOCK"))
+    state = _state(rb)
+    assert state["cases"] == {"zz:R1": ("closed", False)}
+    assert state["stock"] == {"UK-DC1/CAS-123-BLK-M": 1}
+
+
+def test_the_invariants_hold_after_a_mixed_day(rb: App) -> None:
+    send(
+        rb,
+        *full_return("R1", "CAS-123-BLK-M", "A", "RESTOCK"),
+        *full_return("R2", "nope-000", "A", "RESTOCK"),
+        *full_return("R3", "CAS-789-RED-S", "A", "RESTOCK"),
+        *full_return("R4", "CAS-456-WHT-L", "B", "REFURBISH", reason=42),
+        *full_return("R5", "CAS-456-WHT-L", "A", "DONATE"),
+        *full_return("R6", "CAS-456-WHT-L", "A", "RESTOCK", qty=1, received=3),
+    )
+    figures = _figures(rb)
+    assert figures["exceptions"] == {
+        "INACTIVE_SKU": 1,
+        "QUANTITY_MISMATCH": 1,
+        "UNKNOWN_SKU": 1,
+        "UNMAPPED_DISPOSITION": 1,
+        "UNMAPPED_REASON": 1,
+    }
+    assert figures["units"]["in_exception"] == 1 + 1 + 1 + 1 + 3
+    with rb.engine.connect() as conn:
+        assert check(SqlLedgerAudit(conn)) == []
