@@ -134,17 +134,17 @@ def test_a_bad_export_imports_its_good_rows_and_names_each_bad_one(tmp_path: Pat
 def test_a_bad_catalog_file_is_refused_naming_the_row_and_field(tmp_path: Path) -> None:
     catalog = tmp_path / "catalog.csv"
     catalog.write_text("sku,unit_cost,currency\nCAS-1,12.50,GBP\nCAS-2,twelve,GBP\n")
-    result = rb(
-        "catalog",
-        "load",
-        str(catalog),
-        "--db",
-        f"sqlite:///{tmp_path / 'x.db'}",
-        cwd=tmp_path,
-        check=False,
-    )
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    rb("db", "upgrade", "--db", db, cwd=tmp_path)
+    result = rb("catalog", "load", str(catalog), "--db", db, cwd=tmp_path, check=False)
     assert result.returncode == 2
     assert "catalog.csv row 3, field 'unit_cost'" in result.stderr
+
+
+def test_a_database_not_yet_upgraded_is_refused_with_the_command_to_run(tmp_path: Path) -> None:
+    result = rb("process", "--db", f"sqlite:///{tmp_path / 'new.db'}", cwd=tmp_path, check=False)
+    assert result.returncode == 2
+    assert "no returnbridge schema" in result.stderr and "returnbridge db upgrade" in result.stderr
 
 
 def test_an_exception_is_resolved_from_the_cli_with_who_and_when(
@@ -196,3 +196,18 @@ def test_the_demo_runs_on_postgresql_with_the_same_figures(
         cwd=tmp_path,
     )
     assert (tmp_path / "pg" / "summary.json").read_text() == (demo_day / "summary.json").read_text()
+
+
+def test_the_outbox_shows_what_amazon_and_the_erp_are_to_receive(demo_day: Path) -> None:
+    db = f"sqlite:///{demo_day / 'returnbridge.db'}"
+    summary = json.loads((demo_day / "summary.json").read_text())
+    listed = rb("outbox", "list", "--json", "--limit", "100000", "--db", db, cwd=demo_day)
+    messages = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert len(messages) == sum(summary["outbox_pending"].values())
+    stock = [m["payload"] for m in messages if m["topic"] == "amazon.inventory"]
+    journals = [m["payload"] for m in messages if m["topic"] == "erp.journal"]
+    assert sum(p["delta"] for p in stock) == summary["units"]["restocked"]
+    assert len(journals) == summary["journals"]["entries"]
+    for entry in journals:
+        postings = entry["postings"]
+        assert sum(p["debit"] for p in postings) == sum(p["credit"] for p in postings)

@@ -183,3 +183,25 @@ def test_the_invariants_hold_after_a_mixed_day(rb: App) -> None:
     assert figures["units"]["in_exception"] == 1 + 1 + 1 + 1 + 3
     with rb.engine.connect() as conn:
         assert check(SqlLedgerAudit(conn)) == []
+
+
+def test_a_line_rescanned_as_another_sku_moves_its_stock_to_that_sku(rb: App) -> None:
+    send(rb, *full_return("R1", "CAS-123-BLK-M", "A", "RESTOCK"))
+    send(
+        rb,
+        zz_event(
+            "R1-rescan",
+            "return.received",
+            "R1",
+            800,
+            lines=[{"lineId": "1", "sku": "CAS-456-WHT-L", "quantity": 1}],
+        ),
+    )
+    state = _state(rb)
+    assert state["stock"] == {"UK-DC1/CAS-456-WHT-L": 1}
+    assert state["accounts"] == {
+        "1310-INVENTORY-SELLABLE/GBP": 3550,
+        "1390-RETURNS-IN-TRANSIT/GBP": -3550,
+    }
+    with rb.engine.connect() as conn:
+        assert check(SqlLedgerAudit(conn)) == []

@@ -48,6 +48,10 @@ TAMPERING = {
         lambda: delete(stock_movements),
         {Invariant.STOCK_MATCHES_RESTOCKED},
     ),
+    "stock booked on another SKU than its line's": (
+        lambda: update(stock_movements).values(sku="CAS-456-WHT-L"),
+        {Invariant.STOCK_MATCHES_RESTOCKED},
+    ),
     "a journal line edited on one side": (
         lambda: (
             update(journal_lines)

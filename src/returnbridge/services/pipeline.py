@@ -161,9 +161,12 @@ class Processor:
             progress(done)
 
     def run_batch(self, stats: ProcessStats) -> int:
+        with self.stores() as store:
+            # Outside the per-row isolation below: a bad master-data document stops the
+            # worker with its own error instead of failing every event it would touch.
+            self.masterdata.refresh(store)
         try:
             with self.stores() as store:
-                self.masterdata.refresh(store)
                 rows = store.claim_inbox(self.batch_size)
                 batch = ProcessStats()
                 for row in rows:
@@ -278,25 +281,31 @@ def _sync_stock(
     inbox_id: int | None,
     now: datetime,
 ) -> None:
-    delta = line.stock - posted.stock_net
-    if not delta:
-        return
-    sku = line.sku or line.sku_scanned or ""
-    key = f"{case_id}/{line.line_id}/stock/{posted.stock_movements + 1}"
-    store.add_movement(key, posted.id, warehouse, sku, delta, inbox_id, now)
-    store.add_to_outbox(
-        "amazon.inventory",
-        f"stock/{key}",
-        {
-            "movement_key": key,
-            "warehouse": warehouse,
-            "sku": sku,
-            "delta": delta,
-            "line_id": line.line_id,
-            **refs,
-        },
-        now,
-    )
+    """Move the line's sellable position to where it should be, per (warehouse, SKU): a
+    line whose SKU or warehouse changed takes its units off the old position."""
+    wanted = {(warehouse, line.sku): line.stock} if line.stock and line.sku else {}
+    count = posted.stock_movements
+    for position in sorted(set(wanted) | set(posted.stock)):
+        delta = wanted.get(position, 0) - posted.stock.get(position, 0)
+        if not delta:
+            continue
+        count += 1
+        key = f"{case_id}/{line.line_id}/{count}"
+        at, sku = position
+        store.add_movement(key, posted.id, at, sku, delta, inbox_id, now)
+        store.add_to_outbox(
+            "amazon.inventory",
+            f"stock/{key}",
+            {
+                "movement_key": key,
+                "warehouse": at,
+                "sku": sku,
+                "delta": delta,
+                "line_id": line.line_id,
+                **refs,
+            },
+            now,
+        )
 
 
 def _sync_journal(
@@ -323,7 +332,7 @@ def _sync_journal(
     }
     if active is not None:
         count += 1
-        key = f"{case_id}/{line.line_id}/journal/{count}"
+        key = f"{case_id}/{line.line_id}/{count}"
         reversal = active.draft.reversal(f"reversal of {active.entry_key}: {active.draft.memo}")
         store.add_journal(key, line_ref, reversal, active.id, inbox_id, now)
         store.add_to_outbox(
@@ -334,7 +343,7 @@ def _sync_journal(
         )
     if wanted is not None:
         count += 1
-        key = f"{case_id}/{line.line_id}/journal/{count}"
+        key = f"{case_id}/{line.line_id}/{count}"
         store.add_journal(key, line_ref, wanted, None, inbox_id, now)
         store.add_to_outbox(
             "erp.journal", f"journal/{key}", _journal_message(key, wanted, None, base), now

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -76,7 +76,7 @@ class PostedLine:
     id: int
     row: dict[str, Any]
     stock_movements: int = 0
-    stock_net: int = 0
+    stock: dict[tuple[str, str], int] = field(default_factory=dict)  # (warehouse, sku) -> net
     journal_entries: int = 0
     journal: PostedJournal | None = None
 

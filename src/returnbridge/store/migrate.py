@@ -6,7 +6,19 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
+from returnbridge.domain.errors import ReturnBridgeError
+
+
+class SchemaNotReady(ReturnBridgeError):
+    """The database has no returnbridge schema, or an older one than this code needs."""
+
+    code = "store.schema_not_ready"
+
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -24,3 +36,19 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def downgrade(engine: Engine, revision: str) -> None:
     command.downgrade(alembic_config(engine), revision)
+
+
+def require_head(engine: Engine) -> None:
+    """Refuse to work on a database whose schema is not the newest migration."""
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    except OperationalError as exc:
+        raise SchemaNotReady(f"cannot read the schema version: {exc.orig}") from exc
+    if current != head:
+        where = engine.url.render_as_string(hide_password=True)
+        state = "no returnbridge schema" if current is None else f"schema {current}, not {head}"
+        raise SchemaNotReady(
+            f"the database {where} has {state}: run `returnbridge db upgrade --db {where}`"
+        )

@@ -85,11 +85,11 @@ LINES_OF_CASE = select(return_lines.c.id, return_lines.c.line_id,
 )  # fmt: skip
 
 STOCK_OF_CASE = (
-    select(stock_movements.c.line_ref, func.count().label("n"),
-           func.sum(stock_movements.c.quantity).label("net"))
+    select(stock_movements.c.line_ref, stock_movements.c.warehouse, stock_movements.c.sku,
+           func.count().label("n"), func.sum(stock_movements.c.quantity).label("net"))
     .join(return_lines, return_lines.c.id == stock_movements.c.line_ref)
     .where(return_lines.c.case_id == bindparam("case_id"))
-    .group_by(stock_movements.c.line_ref)
+    .group_by(stock_movements.c.line_ref, stock_movements.c.warehouse, stock_movements.c.sku)
 )  # fmt: skip
 
 JOURNALS_OF_CASE = (

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import Connection, case, func, literal, or_, select
 
+from returnbridge.store.sql import aware
 from returnbridge.store.tables import (
     case_events,
     exceptions,
@@ -70,21 +72,44 @@ class SqlLedgerAudit:
         ] + _more(len(rows))
 
     def stock_mismatches(self) -> list[str]:
-        moved = (
-            select(func.coalesce(func.sum(stock_movements.c.quantity), 0))
-            .where(stock_movements.c.line_ref == return_lines.c.id)
+        """A line's restocked units sit on its own SKU and warehouse, and nowhere else."""
+        sm = stock_movements
+        here = (
+            select(func.coalesce(func.sum(sm.c.quantity), 0))
+            .where(sm.c.line_ref == return_lines.c.id, sm.c.sku == return_lines.c.sku,
+                   sm.c.warehouse == return_lines.c.warehouse)
             .scalar_subquery()
-        )
+        )  # fmt: skip
         query = (
-            self._line_query(return_lines.c.units_restocked, moved.label("moved"))
-            .where(return_lines.c.units_restocked != moved)
+            self._line_query(return_lines.c.units_restocked, here.label("moved"))
+            .where(return_lines.c.units_restocked != here)
             .order_by(return_lines.c.id)
         )
         rows = self.conn.execute(query).all()
-        return [
+        found = [
             f"{_where(r)}: {r.units_restocked} restocked but {r.moved} in the stock ledger"
             for r in rows[:LIMIT]
         ] + _more(len(rows))
+        elsewhere = (
+            select(sm.c.line_ref, sm.c.warehouse, sm.c.sku, func.sum(sm.c.quantity).label("net"))
+            .group_by(sm.c.line_ref, sm.c.warehouse, sm.c.sku)
+            .subquery()
+        )
+        query = (
+            self._line_query(elsewhere.c.warehouse.label("at"), elsewhere.c.sku.label("other"),
+                             elsewhere.c.net)
+            .join(elsewhere, elsewhere.c.line_ref == return_lines.c.id)
+            .where(elsewhere.c.net != 0,
+                   elsewhere.c.sku.is_distinct_from(return_lines.c.sku)
+                   | elsewhere.c.warehouse.is_distinct_from(return_lines.c.warehouse))
+            .order_by(return_lines.c.id)
+        )  # fmt: skip
+        rows = self.conn.execute(query).all()
+        found += [
+            f"{_where(r)}: {r.net:+d} units left on {r.other} at {r.at}, not the line's SKU"
+            for r in rows[:LIMIT]
+        ] + _more(len(rows))
+        return found
 
     def unbalanced_journals(self) -> list[str]:
         query = (
@@ -238,3 +263,26 @@ def summary(conn: Connection) -> dict[str, Any]:
         "stock": {"movements": int(stock[0]), "net_units": int(stock[1])},
         "outbox_pending": pending_outbox,
     }
+
+
+def outbox_messages(
+    conn: Connection, topic: str | None, status: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """Messages waiting for (or sent to) Amazon and the ERP, oldest first."""
+    query = select(outbox).order_by(outbox.c.id).limit(limit)
+    if topic:
+        query = query.where(outbox.c.topic == topic)
+    if status:
+        query = query.where(outbox.c.status == status)
+    return [
+        {
+            "id": r.id,
+            "topic": r.topic,
+            "key": r.message_key,
+            "status": r.status,
+            "attempts": r.attempts,
+            "created_at": aware(r.created_at).isoformat(),
+            "payload": json.loads(r.payload),
+        }
+        for r in conn.execute(query)
+    ]

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, insert, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from returnbridge.domain.catalog import Catalog, CatalogItem
 from returnbridge.domain.errors import StoreUnavailable
@@ -288,12 +288,14 @@ class SqlStore:
         lines = self.conn.execute(q.LINES_OF_CASE, params).all()
         if not lines:
             return {}
-        stock = {
-            r.line_ref: (int(r.n), int(r.net)) for r in self.conn.execute(q.STOCK_OF_CASE, params)
-        }
+        counts: Counter[int] = Counter()
+        stock: dict[int, dict[tuple[str, str], int]] = {}
+        for r in self.conn.execute(q.STOCK_OF_CASE, params):
+            counts[r.line_ref] += int(r.n)
+            stock.setdefault(r.line_ref, {})[(r.warehouse, r.sku)] = int(r.net)
         entries = self.conn.execute(q.JOURNALS_OF_CASE, params).all()
         reversed_ids = {e.reverses_id for e in entries if e.reverses_id is not None}
-        counts: Counter[int] = Counter(e.line_ref for e in entries)
+        entry_counts: Counter[int] = Counter(e.line_ref for e in entries)
         live = {
             e.line_ref: e
             for e in entries
@@ -316,13 +318,12 @@ class SqlStore:
                     JournalKind(entry.kind), entry.currency, tuple(postings[entry.id]), entry.memo
                 )
                 journal = PostedJournal(entry.id, entry.entry_key, draft)
-            moved = stock.get(line.id, (0, 0))
             posted[line.line_id] = PostedLine(
                 id=int(line.id),
                 row={c: line._mapping[c] for c in q.LINE_COLUMNS},
-                stock_movements=moved[0],
-                stock_net=moved[1],
-                journal_entries=counts[line.id],
+                stock_movements=counts[line.id],
+                stock={k: v for k, v in stock.get(line.id, {}).items() if v},
+                journal_entries=entry_counts[line.id],
                 journal=journal,
             )
         return posted
@@ -583,6 +584,8 @@ def transaction(engine: Engine) -> Iterator[SqlStore]:
         with engine.begin() as connection:
             yield SqlStore(connection)
     except DBAPIError as exc:
-        if exc.connection_invalidated or isinstance(exc.orig, ConnectionError):
+        # Lost connections, locks held past the timeout, a server restarting: the work is
+        # intact and can be retried, unlike a constraint violation (a defect, re-raised).
+        if exc.connection_invalidated or isinstance(exc, OperationalError):
             raise StoreUnavailable(f"the database did not answer: {exc.orig}") from exc
         raise

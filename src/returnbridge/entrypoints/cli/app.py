@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from returnbridge.domain.errors import ReturnBridgeError
-from returnbridge.entrypoints.cli import demo, exceptions, pipeline, reconcile
+from returnbridge.entrypoints.cli import demo, exceptions, outbox, pipeline, reconcile
 from returnbridge.entrypoints.cli.common import DbOption, console, err_console, open_app
 from returnbridge.masterdata.mappings_toml import DEFAULT_MAPPINGS
 from returnbridge.store.migrate import upgrade
@@ -28,13 +28,14 @@ app.add_typer(mappings_app, name="mappings")
 pipeline.register(app)
 exceptions.register(app)
 reconcile.register(app)
+outbox.register(app)
 demo.register(app)
 
 
 @db_app.command("upgrade")
 def db_upgrade(db: str | None = DbOption) -> None:
     """Create or upgrade the schema to the newest migration."""
-    with open_app(db) as rb:
+    with open_app(db, schema_ready=False) as rb:
         upgrade(rb.engine)
         console.print(f"schema up to date at {rb.engine.url.render_as_string(hide_password=True)}")
 

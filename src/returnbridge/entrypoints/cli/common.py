@@ -19,6 +19,7 @@ from rich.progress import (
 from returnbridge.bootstrap import App, bootstrap
 from returnbridge.config import Settings
 from returnbridge.observability.logging import configure
+from returnbridge.store.migrate import require_head
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -35,11 +36,14 @@ def settings_for(db: str | None) -> Settings:
 
 
 @contextmanager
-def open_app(db: str | None) -> Iterator[App]:
+def open_app(db: str | None, *, schema_ready: bool = True) -> Iterator[App]:
+    """The app for one command; by default it refuses a database not yet upgraded."""
     settings = settings_for(db)
     configure(settings.log_level, settings.log_format)
     app = bootstrap(settings)
     try:
+        if schema_ready:
+            require_head(app.engine)
         yield app
     finally:
         app.close()

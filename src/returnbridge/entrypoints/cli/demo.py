@@ -154,7 +154,7 @@ def demo(
             (out / f"returnbridge.db{suffix}").unlink(missing_ok=True)
         db = f"sqlite:///{out / 'returnbridge.db'}"
     started = time.perf_counter()
-    with open_app(db) as rb:
+    with open_app(db, schema_ready=False) as rb:
         figures = run_demo(rb, out, returns, seed)
     _print_summary(figures, out, time.perf_counter() - started)
     if not figures["invariants_ok"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import typer
@@ -9,6 +10,7 @@ import typer
 from returnbridge.bootstrap import App
 from returnbridge.connectors.zigzag.csv_export import read_export
 from returnbridge.entrypoints.cli.common import DbOption, console, open_app, progress_bar
+from returnbridge.entrypoints.worker import run_worker, stop_on_signals
 from returnbridge.services.pipeline import ProcessStats, StreamResult, ingest_stream
 
 import_app = typer.Typer(no_args_is_help=True, help="Import partner exports into the inbox.")
@@ -66,10 +68,32 @@ def drain_inbox(rb: App) -> ProcessStats:
     return stats
 
 
-def process(db: str | None = DbOption) -> None:
+def process(
+    watch: bool = typer.Option(
+        False,
+        "--watch",
+        help="Keep running: process new events as they arrive (the worker "
+        "loop); stop with Ctrl-C or SIGTERM, which finish the batch in flight first.",
+    ),
+    interval: float = typer.Option(2.0, min=0.05, help="Seconds between polls with --watch."),
+    db: str | None = DbOption,
+) -> None:
     """Drain the inbox: apply every pending event to its return case."""
     with open_app(db) as rb:
-        stats = drain_inbox(rb)
+        if watch:
+            stop = threading.Event()
+            stop_on_signals(stop)
+            console.print(f"worker running (poll every {interval:g}s); Ctrl-C to stop")
+            stats = run_worker(
+                rb,
+                interval,
+                stop,
+                on_batch=lambda b: console.print(
+                    f"{b.processed} processed, {b.invalid} invalid, {b.failed} failed"
+                ),
+            )
+        else:
+            stats = drain_inbox(rb)
     console.print(
         f"{stats.processed} events processed, {stats.invalid} invalid, {stats.failed} failed"
     )
