@@ -129,6 +129,7 @@ def test_a_bad_export_imports_its_good_rows_and_names_each_bad_one(tmp_path: Pat
     assert listed.stdout.count('"INVALID_EVENT"') == 5
     again = rb("import", "zigzag", str(export), "--db", db, cwd=tmp_path)
     assert "0 events accepted, 7 duplicates ignored, 0 unreadable" in again.stdout
+    assert "export.csv row" not in again.stdout  # nothing new to report
 
 
 def test_a_bad_catalog_file_is_refused_naming_the_row_and_field(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ from pipeline_support import CATALOG, full_return, send, zz_event
 from returnbridge.bootstrap import App
 from returnbridge.domain.errors import ExceptionActionRefused
 from returnbridge.services.exceptions import Action, Resolution, resolve
-from returnbridge.services.ports import ExceptionRecord
+from returnbridge.services.pipeline import ingest
+from returnbridge.services.ports import ExceptionRecord, InboxRecord
 from returnbridge.services.reconcile import check
 from returnbridge.store.readmodels import SqlLedgerAudit, summary
 from returnbridge.testing.state import final_state
@@ -124,3 +125,57 @@ def test_resolutions_are_replayable_decisions_not_edits(rb: App) -> None:
     assert _state(rb) == before
     with rb.engine.connect() as conn:
         assert summary(conn)["exceptions"] == {}
+
+
+def test_an_unknown_product_is_written_off_only_with_the_product_that_values_it(rb: App) -> None:
+    send(rb, *full_return("R1", "mystery-sku", "A", "RESTOCK"))
+    record = _only_open(rb, "UNKNOWN_SKU")
+    with pytest.raises(ExceptionActionRefused, match="no cost to write down"):
+        _resolve(rb, record, Action.WRITE_OFF, note="lost label")
+    _resolve(rb, record, Action.WRITE_OFF, sku="CAS-456-WHT-L", note="lost label")
+    state = _state(rb)
+    assert state["stock"] == {}
+    assert state["accounts"] == {
+        "5410-RETURNS-WRITE-DOWN/GBP": 3550,
+        "1390-RETURNS-IN-TRANSIT/GBP": -3550,
+    }
+
+
+def test_an_unmapped_charge_cannot_be_remapped_only_mapped_or_ignored(rb: App) -> None:
+    send(
+        rb,
+        zz_event(
+            "C1",
+            "charge.created",
+            "R1",
+            5,
+            charge={"chargeId": "CHG-1", "type": "LATE_FEE", "amount": "3.00", "currency": "GBP"},
+        ),
+    )
+    record = _only_open(rb, "UNMAPPED_CHARGE")
+    with pytest.raises(ExceptionActionRefused, match="add its charge type"):
+        _resolve(rb, record, Action.REPROCESS, disposition="DESTROY")
+    closed = _resolve(rb, record, Action.IGNORE, note="fee waived by ZigZag")
+    assert closed.status == "ignored"
+    assert _state(rb)["accounts"] == {}
+
+
+def test_an_unreadable_csv_row_cannot_be_reprocessed_only_replaced(rb: App) -> None:
+    with rb.stores() as store:
+        ingest(
+            store,
+            [
+                InboxRecord(
+                    "zigzag",
+                    "row#unreadable-1",
+                    "unreadable",
+                    "a,b,c",
+                    invalid_reason="export.csv row 7: has 3 cells",
+                )
+            ],
+            rb.clock(),
+        )
+    record = _only_open(rb, "INVALID_EVENT")
+    with pytest.raises(ExceptionActionRefused, match="import the corrected file"):
+        _resolve(rb, record, Action.REPROCESS)
+    assert _only_open(rb, "INVALID_EVENT").id == record.id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from pipeline_support import full_return, send, zz_event
+from pipeline_support import CATALOG, full_return, send, zz_event
 from sqlalchemy import select
 
 from returnbridge.bootstrap import App
@@ -205,3 +205,61 @@ def test_a_line_rescanned_as_another_sku_moves_its_stock_to_that_sku(rb: App) ->
     }
     with rb.engine.connect() as conn:
         assert check(SqlLedgerAudit(conn)) == []
+
+
+def test_a_refund_joins_the_return_even_when_its_order_reference_comes_late(rb: App) -> None:
+    first, *rest = full_return("R1", "CAS-123-BLK-M", "A", "RESTOCK")
+    first.pop("channelOrderRef")  # ZigZag registered the return before it knew the order
+    send(rb, first)
+    refund = {
+        "id": "RFS-1",
+        "type": "refund.first_scan",
+        "orderId": "order-of-R1",
+        "asin": "B0CAS12345",
+        "quantity": 1,
+        "amount": "40.00",
+        "currency": "GBP",
+        "refundedAt": "2026-11-01T10:00:00+00:00",
+    }
+    send(rb, refund, source="amazon")
+    assert set(_state(rb)["cases"]) == {"zz:R1", "order:order-of-R1"}
+    send(rb, *rest)
+    assert _state(rb)["cases"] == {"zz:R1": ("closed", False)}
+    with rb.engine.connect() as conn:
+        assert check(SqlLedgerAudit(conn)) == []
+
+
+def test_a_new_catalog_does_not_restate_a_closed_return_when_a_late_event_arrives(
+    rb: App, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    send(rb, *full_return("R1", "CAS-123-BLK-M", "A", "RESTOCK"))
+    before = _state(rb)
+    repriced = tmp_path / "repriced.csv"
+    repriced.write_text(
+        CATALOG.replace(
+            "CAS-123-BLK-M,B0CAS12345,5012345678900,OLD-123,true,false,20.00",
+            "CAS-123-BLK-M,B0CAS12345,5012345678900,OLD-123,false,false,99.00",
+        )
+    )
+    assert "OLD-123,false,false,99.00" in repriced.read_text()
+    rb.load_catalog(repriced)  # the product is now inactive and costs more
+    send(
+        rb,
+        zz_event(
+            "C1",
+            "charge.created",
+            "R1",
+            900,
+            charge={
+                "chargeId": "CHG-1",
+                "type": "DAMAGED_ITEM_FEE",
+                "amount": "2.00",
+                "currency": "GBP",
+            },
+        ),
+    )
+    after = _state(rb)
+    assert after["stock"] == before["stock"] == {"UK-DC1/CAS-123-BLK-M": 1}
+    assert after["lines"]["zz:R1/1"] == before["lines"]["zz:R1/1"]
+    assert after["open_exceptions"] == []
+    assert after["accounts"]["1310-INVENTORY-SELLABLE/GBP"] == 2000

@@ -212,7 +212,27 @@ def test_an_unreadable_row_keeps_its_undecodable_bytes_as_escapes(export: Path) 
     data = encode([line("BAD", sku="CAS-123-BLK-M")]).replace(b"BLK", b"BL\xff")
     (record,) = read(export, data)
     assert "CAS-123-BL\\xff-M" in record.payload
-    assert record.event_id.startswith("zigzag-export.csv:2#unreadable-")
+    assert record.event_id.startswith("BAD#unreadable-")
+
+
+def test_the_same_bad_row_in_a_file_of_another_name_has_the_same_id(tmp_path: Path) -> None:
+    data = encode([line("BAD")[:5]])
+    ids = []
+    for name in ("monday.csv", "monday-resent.csv"):
+        (tmp_path / name).write_bytes(data)
+        (record,) = list(read_export(tmp_path / name))
+        ids.append(record.event_id)
+    assert ids[0] == ids[1]
+
+
+def test_an_event_exported_twice_in_a_row_is_two_records_of_one_id_not_a_bad_event(
+    export: Path,
+) -> None:
+    rows = [line("E1", line_id="1"), line("E1", line_id="2")] * 2
+    records = read(export, encode(rows))
+    assert [r.event_id for r in records] == ["E1", "E1"]
+    assert all(r.invalid_reason is None for r in records)
+    assert records[0].payload == records[1].payload
 
 
 def test_unreadable_records_of_different_rows_have_different_ids(export: Path) -> None:

@@ -42,7 +42,6 @@ class LineStatus(StrEnum):
     IN_TRANSIT = "in_transit"
     RECEIVED = "received"
     GRADED = "graded"
-    DISPOSITION_SET = "disposition_set"
     CLOSED = "closed"
     EXCEPTION = "exception"
     CANCELLED = "cancelled"
@@ -86,6 +85,7 @@ class LineState:
     write_off: bool = False
     accept_quantity: bool = False
     ignored: frozenset[str] = frozenset()
+    decisions: int = 0  # how many times a person acted on the line (each re-evaluates it)
 
     @property
     def sku(self) -> str | None:
@@ -171,6 +171,7 @@ class _LineAcc:
         self.write_off = _Latest[bool]()
         self.accept_quantity = _Latest[bool]()
         self.ignored: set[str] = set()
+        self.decisions = 0
 
     def add_fact(self, event: ReturnEvent, fact: LineFact) -> None:
         key = event.precedence
@@ -202,6 +203,7 @@ class _LineAcc:
         if override.accept_quantity:
             self.accept_quantity.offer(key, True)
         self.ignored.update(override.ignore)
+        self.decisions += 1
 
     def state(self, line_id: str) -> LineState:
         return LineState(
@@ -220,6 +222,7 @@ class _LineAcc:
             write_off=bool(self.write_off.value),
             accept_quantity=bool(self.accept_quantity.value),
             ignored=frozenset(self.ignored),
+            decisions=self.decisions,
         )
 
 

@@ -9,10 +9,12 @@ the same books however often, and in whatever order, they arrive.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 
 from returnbridge.domain.catalog import Catalog, CatalogItem
 from returnbridge.domain.errors import ExceptionCode
+from returnbridge.domain.events import ChargeFact
 from returnbridge.domain.journals import JournalDraft, JournalKind, transfer
 from returnbridge.domain.mappings import DispositionRule, Mappings, Route
 from returnbridge.domain.returns import CaseFacts, CaseStatus, LineState, LineStatus
@@ -87,6 +89,7 @@ class LineOutcome:
     expected_qty: int | None = None
     stock: int = 0
     journal: JournalDraft | None = None
+    digest: str = ""  # of the facts the outcome was decided on (see facts_digest)
 
 
 @dataclass(frozen=True)
@@ -135,8 +138,9 @@ def _check_sku(
         findings.append(
             Finding(
                 ExceptionCode.INACTIVE_SKU,
-                f"{_where(facts, line)}: {item.sku!r} is inactive in the catalog master, so its "
-                "units cannot be restocked; write the line off or re-map it to an active product",
+                f"{_where(facts, line)}: {item.sku!r} is inactive in the catalog master, so "
+                "its units cannot be booked (restocked, liquidated or sent anywhere); write the "
+                "line off, or re-map it to an active product",
             )
         )
     return item
@@ -279,6 +283,50 @@ def evaluate_line(
     )
 
 
+def facts_digest(facts: CaseFacts, line: LineState | None, charge: ChargeFact | None = None) -> str:
+    """A fingerprint of everything a line's outcome is decided from, except master data.
+
+    A line whose facts did not change is left as it was booked: loading a new catalog or
+    mappings file never restates returns already closed. It applies to lines that receive new
+    facts, and to lines a person reprocesses (each decision changes the fingerprint).
+    """
+    parts: list[object] = [
+        facts.return_id,
+        facts.warehouse,
+        facts.cancelled,
+        facts.any_received,
+        facts.in_transit,
+    ]
+    if line is not None:
+        parts += [
+            line.line_id,
+            line.sku_scanned,
+            line.expected_qty,
+            line.received_qty,
+            line.graded_qty,
+            line.disposed_qty,
+            line.reason,
+            line.grade,
+            line.disposition,
+            line.sku_override,
+            line.reason_override,
+            line.disposition_override,
+            line.write_off,
+            line.accept_quantity,
+            sorted(line.ignored),
+            line.decisions,
+        ]
+    if charge is not None:
+        parts += [
+            charge.charge_id,
+            charge.charge_type,
+            charge.amount.amount,
+            charge.amount.currency,
+            charge.sku,
+        ]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
 def _waived(finding: Finding, line: LineState, received: int) -> bool:
     """A person ignored this code; only waivable codes may be ignored once units are in hand."""
     if finding.code not in line.ignored:
@@ -331,11 +379,13 @@ def evaluate_case(facts: CaseFacts, catalog: Catalog, mappings: Mappings) -> Cas
     for line_id, line in facts.lines.items():
         if line_id.startswith(CHARGE_PREFIX) or not line.has_facts:
             continue
-        outcomes.append(evaluate_line(facts, line, catalog, mappings))
-    for charge_id in facts.charges:
+        outcome = evaluate_line(facts, line, catalog, mappings)
+        outcomes.append(replace(outcome, digest=facts_digest(facts, line)))
+    for charge_id, charge in facts.charges.items():
         override = facts.lines.get(CHARGE_PREFIX + charge_id)
         waived = override.ignored if override else frozenset()
-        outcomes.append(evaluate_charge(facts, charge_id, mappings, waived))
+        outcome = evaluate_charge(facts, charge_id, mappings, waived)
+        outcomes.append(replace(outcome, digest=facts_digest(facts, override, charge)))
     return CaseOutcome(status=_case_status(facts, outcomes), lines=tuple(outcomes))
 
 

@@ -51,15 +51,13 @@ class _MappingsFile(_Strict):
     charges: dict[str, _Charge] = Field(default_factory=dict)
 
 
-def _clashing_keys(raw: _MappingsFile) -> dict[str, list[str]]:
-    clashes: dict[str, list[str]] = {}
+def _clashing_keys(raw: _MappingsFile) -> list[tuple[str, list[str]]]:
+    clashes: list[tuple[str, list[str]]] = []
     for table in ("reasons", "grades", "dispositions", "charges"):
         seen: dict[str, list[str]] = {}
         for key in getattr(raw, table):
             seen.setdefault(normalize_code(key), []).append(key)
-        for keys in seen.values():
-            if len(keys) > 1:
-                clashes[table] = keys
+        clashes += [(table, keys) for keys in seen.values() if len(keys) > 1]
     return clashes
 
 
@@ -79,7 +77,7 @@ def parse_mappings(text: str, name: str = "mappings.toml") -> Mappings:
     problems = [
         f"{name}: field '{table}': keys {', '.join(repr(k) for k in keys)} differ only in case "
         "or spaces; codes compare without them, so keep one"
-        for table, keys in _clashing_keys(raw).items()
+        for table, keys in _clashing_keys(raw)
     ]
     if problems:
         raise MasterDataError("; ".join(problems))

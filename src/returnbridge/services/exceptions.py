@@ -75,8 +75,22 @@ def _refuse_if_unfit(record: ExceptionRecord, request: Resolution) -> None:
         if request.sku or request.reason or request.disposition:
             raise ExceptionActionRefused("an unreadable event has no line to re-map")
         return
-    if request.action is Action.WRITE_OFF and record.line_id.startswith(CHARGE_PREFIX):
-        raise ExceptionActionRefused("a charge holds no units to write off; ignore it or re-map")
+    if record.line_id.startswith(CHARGE_PREFIX) and (
+        request.action is Action.WRITE_OFF or request.sku or request.reason or request.disposition
+    ):
+        raise ExceptionActionRefused(
+            "a charge holds no units to write off or re-map: add its charge type to the "
+            "mappings file and reprocess, or ignore it with a reason"
+        )
+    if (
+        request.action is Action.WRITE_OFF
+        and record.code == ExceptionCode.UNKNOWN_SKU
+        and not request.sku
+    ):
+        raise ExceptionActionRefused(
+            "an unknown product has no cost to write down: give --sku with the product that "
+            "came back, so the write-off is valued"
+        )
     if (
         request.action is Action.IGNORE
         and record.code not in WAIVABLE
@@ -90,6 +104,21 @@ def _refuse_if_unfit(record: ExceptionRecord, request: Resolution) -> None:
         )
 
 
+def _refuse_unreadable_reprocess(store: Store, record: ExceptionRecord) -> None:
+    """A CSV row kept as exported is not an event anything can read again."""
+    row = store.inbox_row(record.inbox_id) if record.inbox_id is not None else None
+    try:
+        readable = row is not None and isinstance(json.loads(row.payload), dict)
+    except ValueError:
+        readable = False
+    if not readable:
+        raise ExceptionActionRefused(
+            f"exception {record.id} holds the raw input as it arrived, which cannot be read as "
+            "an event: have the sender correct it and import the corrected file, then ignore "
+            "this exception with a note"
+        )
+
+
 def request_resolution(
     store: Store, exception_id: int, request: Resolution, clock: Clock
 ) -> ExceptionRecord:
@@ -98,6 +127,8 @@ def request_resolution(
     if record is None:
         raise NotFound(f"no exception {exception_id}")
     _refuse_if_unfit(record, request)
+    if record.line_id is None and request.action is Action.REPROCESS:
+        _refuse_unreadable_reprocess(store, record)
     now = clock()
     detail = {
         k: v

@@ -45,15 +45,16 @@ class IngestResult:
     accepted: int = 0
     duplicates: int = 0
     invalid: int = 0
+    problems: tuple[str, ...] = ()  # why each newly stored unreadable record was refused
 
 
 def ingest(store: Store, records: Sequence[InboxRecord], now: datetime) -> IngestResult:
     """Make inbound events durable, once each. Unreadable ones are kept with an exception."""
     ids = store.add_to_inbox(records, now)
-    invalid = 0
+    problems: list[str] = []
     for record, inbox_id in zip(records, ids, strict=True):
         if inbox_id is not None and record.invalid_reason:
-            invalid += 1
+            problems.append(record.invalid_reason)
             store.add_exception(
                 ExceptionCode.INVALID_EVENT,
                 f"{record.source} event {record.event_id!r}: {record.invalid_reason}",
@@ -61,9 +62,12 @@ def ingest(store: Store, records: Sequence[InboxRecord], now: datetime) -> Inges
                 now,
                 inbox_id=inbox_id,
             )
-    accepted = sum(1 for i in ids if i is not None)
+    stored = sum(1 for i in ids if i is not None)
     return IngestResult(
-        accepted=accepted - invalid, duplicates=len(ids) - accepted, invalid=invalid
+        accepted=stored - len(problems),
+        duplicates=len(ids) - stored,
+        invalid=len(problems),
+        problems=tuple(problems),
     )
 
 
@@ -95,9 +99,7 @@ def ingest_stream(
         result.accepted += got.accepted
         result.duplicates += got.duplicates
         result.invalid += got.invalid
-        for record in batch:
-            if record.invalid_reason and len(result.problems) < keep_problems:
-                result.problems.append(record.invalid_reason)
+        result.problems.extend(got.problems[: max(0, keep_problems - len(result.problems))])
         progress(len(batch))
         batch.clear()
 
@@ -222,6 +224,12 @@ class Processor:
             case = store.create_case(event.case_key, event.return_id, event.order_ref, now)
         elif event.return_id and case.return_id is None:
             store.adopt_case(case.id, event.case_key, event.return_id)
+        if event.return_id and event.order_ref:
+            # The return's order reference may arrive after its first events: a provisional
+            # case Amazon's refund opened for that order joins it then, whatever the order.
+            orphan = store.provisional_case_of_order(event.order_ref)
+            if orphan is not None and orphan.id != case.id:
+                store.merge_case(orphan.id, case.id)
         store.add_case_event(case.id, row.id, event_to_dict(event))
         apply_case(store, case.id, self.masterdata, event, row.id, now)
         store.mark_inbox(row.id, "processed", now)
@@ -249,6 +257,8 @@ def apply_case(
     posted_lines = store.posted_lines(case_id)
     for line in outcome.lines:
         posted = posted_lines.get(line.line_id)
+        if posted is not None and posted.row.get("facts_digest") == line.digest:
+            continue  # nothing new about this line: it stays as booked
         line_ref = store.save_line(case_id, line, warehouse, posted, now)
         posted = posted or PostedLine(line_ref, {})
         _sync_stock(store, case_id, posted, line, warehouse, refs, inbox_id, now)

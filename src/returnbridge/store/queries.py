@@ -24,7 +24,7 @@ LINE_COLUMNS = (
     "kind", "status", "sku_scanned", "sku", "warehouse", "reason", "amazon_reason", "grade",
     "disposition", "route", "expected_qty", "units_received", "units_restocked",
     "units_written_off", "units_liquidated", "units_refurbished", "units_returned_to_vendor",
-    "units_in_exception", "units_pending",
+    "units_in_exception", "units_pending", "facts_digest",
 )  # fmt: skip
 
 CLAIM_INBOX = (

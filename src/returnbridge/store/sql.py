@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from returnbridge.domain.catalog import Catalog, CatalogItem
@@ -29,6 +29,7 @@ from returnbridge.services.ports import (
 )
 from returnbridge.store import queries as q
 from returnbridge.store.tables import (
+    case_events,
     catalog_items,
     config_documents,
     exception_actions,
@@ -240,6 +241,17 @@ class SqlStore:
             return self._case(q.PROVISIONAL_CASE_OF_ORDER, order_ref=order_ref)
         # An Amazon refund joins the ZigZag return already known for its order.
         return self._case(q.CASE_OF_ORDER, order_ref=order_ref)
+
+    def provisional_case_of_order(self, order_ref: str) -> CaseRow | None:
+        return self._case(q.PROVISIONAL_CASE_OF_ORDER, order_ref=order_ref)
+
+    def merge_case(self, from_id: int, into_id: int) -> None:
+        """Move a provisional case's events (and anything raised on it) into another case."""
+        for table in (case_events, exceptions):
+            self.conn.execute(
+                update(table).where(table.c.case_id == from_id).values(case_id=into_id)
+            )
+        self.conn.execute(delete(return_cases).where(return_cases.c.id == from_id))
 
     def case_by_key(self, case_key: str) -> CaseRow | None:
         return self._case(q.CASE_BY_KEY, case_key=case_key)
@@ -504,14 +516,19 @@ class SqlStore:
         return self._record(row, actions)
 
     def list_exceptions(
-        self, status: str | None, code: str | None, limit: int
+        self,
+        status: str | None,
+        code: str | None,
+        limit: int,
+        case_key: str | None = None,
+        line_id: str | None = None,
     ) -> list[ExceptionRecord]:
-        conditions = []
-        if status:
-            conditions.append(exceptions.c.status == status)
-        if code:
-            conditions.append(exceptions.c.code == code)
-        query = self._exception_query().where(and_(True, *conditions))
+        query = self._exception_query()
+        for column, value in ((exceptions.c.status, status), (exceptions.c.code, code),
+                              (return_cases.c.case_key, case_key),
+                              (exceptions.c.line_id, line_id)):  # fmt: skip
+            if value is not None:
+                query = query.where(column == value)
         return [
             self._record(r) for r in self.conn.execute(query.order_by(exceptions.c.id).limit(limit))
         ]
@@ -574,6 +591,7 @@ def line_row(outcome: LineOutcome, warehouse: str | None) -> dict[str, Any]:
         "units_returned_to_vendor": u.returned_to_vendor,
         "units_in_exception": u.in_exception,
         "units_pending": u.pending,
+        "facts_digest": outcome.digest,
     }
 
 

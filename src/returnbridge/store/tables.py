@@ -130,6 +130,7 @@ return_lines = Table(
     Column("units_returned_to_vendor", Integer, nullable=False, default=0),
     Column("units_in_exception", Integer, nullable=False, default=0),
     Column("units_pending", Integer, nullable=False, default=0),
+    Column("facts_digest", String(32), nullable=False, default=""),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("case_id", "line_id", name="uq_return_lines_case_line"),
     Index("ix_return_lines_sku", "sku"),

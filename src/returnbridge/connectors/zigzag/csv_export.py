@@ -185,7 +185,9 @@ def _unreadable(path: Path, rows: list[_Row], why: str) -> InboxRecord:
     where = f"row {first.number}" if len(rows) == 1 else f"rows {first.number}-{rows[-1].number}"
     raw = "\n".join(r.raw for r in rows)
     digest = hashlib.sha256(raw.encode("utf-8", "backslashreplace")).hexdigest()[:16]
-    event_id = first.cells.get("event_id") or f"{path.name}:{first.number}"
+    # Keyed by content, not by file name or row: the same bad rows imported again (under any
+    # file name) are a duplicate, not a second exception.
+    event_id = first.event_id or "row"
     return InboxRecord(
         source=SOURCE,
         event_id=f"{event_id}#unreadable-{digest}",
@@ -220,11 +222,16 @@ def read_export(path: Path, on_bytes: Callable[[int], None] | None = None) -> It
     and then, how far into the file the reader is (for progress).
     """
     group: list[_Row] = []
+    parts: set[str] = set()
     for row in _rows(path, on_bytes):
-        if group and (not row.event_id or row.event_id != group[0].event_id):
+        part = f"{row.cells.get('line_id', '')}|{row.cells.get('charge_id', '')}"
+        repeat = part in parts and row.problem is None
+        if group and (not row.event_id or row.event_id != group[0].event_id or repeat):
+            # A new event starts, or the same event again (an exported duplicate).
             yield _group_record(path, group)
-            group = []
+            group, parts = [], set()
         group.append(row)
+        parts.add(part)
     if group:
         yield _group_record(path, group)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 from datetime import UTC, datetime
+from enum import StrEnum
 
 import typer
 from rich.table import Table
@@ -12,6 +13,14 @@ from rich.table import Table
 from returnbridge.domain.errors import NotFound
 from returnbridge.entrypoints.cli.common import DbOption, console, open_app
 from returnbridge.services.exceptions import Action, Resolution, resolve
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+    IGNORED = "ignored"
+    ALL = "all"
+
 
 exceptions_app = typer.Typer(no_args_is_help=True, help="The exception queue.")
 
@@ -27,7 +36,7 @@ def _age(created: datetime) -> str:
 
 @exceptions_app.command("list")
 def list_exceptions(
-    status: str = typer.Option("open", help="open, resolved, ignored, or all."),
+    status: Status = typer.Option(Status.OPEN, help="Which exceptions to list."),
     code: str | None = typer.Option(None, help="Only this code, e.g. UNKNOWN_SKU."),
     limit: int = typer.Option(100, min=1, max=10_000),
     as_json: bool = typer.Option(False, "--json", help="JSON lines instead of a table."),
@@ -36,7 +45,7 @@ def list_exceptions(
     """List exceptions, oldest first."""
     with open_app(db) as rb, rb.stores() as store:
         records = store.list_exceptions(
-            None if status == "all" else status, code.upper() if code else None, limit
+            None if status is Status.ALL else status.value, code.upper() if code else None, limit
         )
     if as_json:
         for r in records:
@@ -122,19 +131,21 @@ def resolve_exception(
     )
     with open_app(db) as rb:
         record = resolve(rb.stores, exception_id, request, rb.processor)
-    if record.status == "open":
-        with open_app(db) as rb, rb.stores() as store:
-            current = store.list_exceptions("open", None, 10_000)
-        still = [
-            r for r in current if r.case_key == record.case_key and r.line_id == record.line_id
-        ]
+        with rb.stores() as store:
+            blocking = (
+                store.list_exceptions("open", None, 100, record.case_key, record.line_id)
+                if record.line_id
+                else []
+            )
+    if record.status != "open":
         console.print(
-            f"[yellow]exception {record.id} is still open[/]: the line still has "
-            "the problem after your action:"
+            f"exception {record.id} {record.status} by {record.resolved_by} ({record.resolution})"
         )
-        for r in still:
-            console.print(f"  {r.code}: {r.message}")
+    if blocking:
+        console.print(
+            f"[yellow]the line still cannot flow[/]: {len(blocking)} open exception(s) on "
+            f"return {record.return_id or record.case_key} line {record.line_id}:"
+        )
+        for r in blocking:
+            console.print(f"  {r.id} {r.code}: {r.message}", markup=False)
         raise typer.Exit(1)
-    console.print(
-        f"exception {record.id} {record.status} by {record.resolved_by} ({record.resolution})"
-    )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 23:44:51.801148
+Create Date: 2026-11-28
 """
 
 from __future__ import annotations
@@ -196,6 +196,7 @@ def upgrade() -> None:
         sa.Column("units_returned_to_vendor", sa.Integer(), nullable=False),
         sa.Column("units_in_exception", sa.Integer(), nullable=False),
         sa.Column("units_pending", sa.Integer(), nullable=False),
+        sa.Column("facts_digest", sa.String(length=32), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"], ["return_cases.id"], name=op.f("fk_return_lines_case_id_return_cases")
