@@ -92,3 +92,35 @@ def full_return(
             lines=[{"lineId": "1", "grade": grade, "disposition": disposition}],
         ),
     ]
+
+
+def refund_at_first_scan(order_id: str, event_id: str = "RFS-1") -> dict[str, Any]:
+    """Amazon refunded the customer of ``order_id`` at first carrier scan."""
+    return {
+        "id": event_id,
+        "type": "refund.first_scan",
+        "orderId": order_id,
+        "asin": "B0CAS12345",
+        "quantity": 1,
+        "amount": "40.00",
+        "currency": "GBP",
+        "refundedAt": "2026-11-01T10:00:00+00:00",
+    }
+
+
+def charge(
+    return_id: str, minute: int, charge_type: str = "DAMAGED_ITEM_FEE", amount: str = "4.50"
+) -> dict[str, Any]:
+    """A ZigZag charge.created event on a return."""
+    return zz_event(
+        f"{return_id}-charge-{minute}",
+        "charge.created",
+        return_id,
+        minute,
+        charge={
+            "chargeId": f"CHG-{return_id}-{minute}",
+            "type": charge_type,
+            "amount": amount,
+            "currency": "GBP",
+        },
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pipeline_support import CATALOG, full_return, send, zz_event
+from pipeline_support import CATALOG, charge, full_return, send, zz_event
 
 from returnbridge.bootstrap import App
 from returnbridge.domain.errors import ExceptionActionRefused
@@ -142,16 +142,7 @@ def test_an_unknown_product_is_written_off_only_with_the_product_that_values_it(
 
 
 def test_an_unmapped_charge_cannot_be_remapped_only_mapped_or_ignored(rb: App) -> None:
-    send(
-        rb,
-        zz_event(
-            "C1",
-            "charge.created",
-            "R1",
-            5,
-            charge={"chargeId": "CHG-1", "type": "LATE_FEE", "amount": "3.00", "currency": "GBP"},
-        ),
-    )
+    send(rb, charge("R1", 5, charge_type="LATE_FEE"))
     record = _only_open(rb, "UNMAPPED_CHARGE")
     with pytest.raises(ExceptionActionRefused, match="add its charge type"):
         _resolve(rb, record, Action.REPROCESS, disposition="DESTROY")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from pipeline_support import CATALOG, full_return, send, zz_event
+from pipeline_support import CATALOG, charge, full_return, refund_at_first_scan, send, zz_event
 from sqlalchemy import select
 
 from returnbridge.bootstrap import App
@@ -60,22 +60,7 @@ def test_grades_other_than_a_never_create_stock(rb: App) -> None:
 
 
 def test_a_non_product_charge_is_journalled_and_never_moves_stock(rb: App) -> None:
-    send(
-        rb,
-        zz_event(
-            "C1",
-            "charge.created",
-            "R9",
-            5,
-            charge={
-                "chargeId": "CHG-1",
-                "type": "DAMAGED_ITEM_FEE",
-                "amount": "4.50",
-                "currency": "GBP",
-                "sku": "FEE-DAMAGED-ITEM",
-            },
-        ),
-    )
+    send(rb, charge("R9", 5))
     state = _state(rb)
     assert state["stock"] == {}
     assert state["accounts"] == {
@@ -143,16 +128,7 @@ def test_unreadable_payloads_become_invalid_event_exceptions_and_the_rest_flows(
 
 
 def test_a_refund_at_first_scan_opens_a_provisional_case_that_zigzag_adopts(rb: App) -> None:
-    refund = {
-        "id": "RFS-1",
-        "type": "refund.first_scan",
-        "orderId": "order-of-R1",
-        "asin": "B0CAS12345",
-        "quantity": 1,
-        "amount": "40.00",
-        "currency": "GBP",
-        "refundedAt": "2026-11-01T10:00:00+00:00",
-    }
+    refund = refund_at_first_scan("order-of-R1")
     send(rb, refund, source="amazon")
     assert _state(rb)["cases"] == {"order:order-of-R1": ("provisional", True)}
     assert _state(rb)["stock"] == {}
@@ -211,16 +187,7 @@ def test_a_refund_joins_the_return_even_when_its_order_reference_comes_late(rb: 
     first, *rest = full_return("R1", "CAS-123-BLK-M", "A", "RESTOCK")
     first.pop("channelOrderRef")  # ZigZag registered the return before it knew the order
     send(rb, first)
-    refund = {
-        "id": "RFS-1",
-        "type": "refund.first_scan",
-        "orderId": "order-of-R1",
-        "asin": "B0CAS12345",
-        "quantity": 1,
-        "amount": "40.00",
-        "currency": "GBP",
-        "refundedAt": "2026-11-01T10:00:00+00:00",
-    }
+    refund = refund_at_first_scan("order-of-R1")
     send(rb, refund, source="amazon")
     assert set(_state(rb)["cases"]) == {"zz:R1", "order:order-of-R1"}
     send(rb, *rest)
@@ -243,21 +210,7 @@ def test_a_new_catalog_does_not_restate_a_closed_return_when_a_late_event_arrive
     )
     assert "OLD-123,false,false,99.00" in repriced.read_text()
     rb.load_catalog(repriced)  # the product is now inactive and costs more
-    send(
-        rb,
-        zz_event(
-            "C1",
-            "charge.created",
-            "R1",
-            900,
-            charge={
-                "chargeId": "CHG-1",
-                "type": "DAMAGED_ITEM_FEE",
-                "amount": "2.00",
-                "currency": "GBP",
-            },
-        ),
-    )
+    send(rb, charge("R1", 900, amount="2.00"))
     after = _state(rb)
     assert after["stock"] == before["stock"] == {"UK-DC1/CAS-123-BLK-M": 1}
     assert after["lines"]["zz:R1/1"] == before["lines"]["zz:R1/1"]

@@ -31,7 +31,7 @@ from returnbridge.services.pipeline import ingest_stream
 from returnbridge.services.ports import InboxRecord
 from returnbridge.services.reconcile import check
 from returnbridge.store.migrate import upgrade
-from returnbridge.store.readmodels import SqlLedgerAudit, summary
+from returnbridge.store.readmodels import BUCKETS, SqlLedgerAudit, summary
 
 
 class DemoError(ReturnBridgeError):
@@ -107,15 +107,7 @@ def _print_summary(figures: dict[str, Any], out: Path, seconds: float) -> None:
     )
     table.add_column("received units go to")
     table.add_column("units", justify="right")
-    for key in (
-        "restocked",
-        "written_off",
-        "liquidated",
-        "refurbished",
-        "returned_to_vendor",
-        "in_exception",
-        "pending",
-    ):
+    for key in BUCKETS:
         table.add_row(key.replace("_", " "), str(units[key]))
     table.add_row("[bold]received[/]", f"[bold]{units['received']}[/]")
     console.print(table)
