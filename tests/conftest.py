@@ -85,10 +85,11 @@ def db_url(request: pytest.FixtureRequest) -> str:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests under integration/ and e2e/ carry their marker, so `-m` can pick by reach."""
+    """Tests under integration/ and sandbox/ (real servers, real databases) and e2e/ carry
+    their marker, so `-m` can pick by reach."""
     for item in items:
         parts = item.path.parts
-        if "integration" in parts:
+        if "integration" in parts or "sandbox" in parts:
             item.add_marker(pytest.mark.integration)
         elif "e2e" in parts:
             item.add_marker(pytest.mark.e2e)

@@ -69,3 +69,19 @@ class StoreUnavailable(ReturnBridgeError):
     """The database cannot be reached or answered with a driver error."""
 
     code = "store.unavailable"
+
+
+class AmazonRequestRejected(ReturnBridgeError):
+    """Amazon refused a request as invalid (HTTP 400): resending it unchanged cannot help."""
+
+    code = "amazon.request_rejected"
+
+    def __init__(self, message: str, errors: tuple[tuple[str, str, str], ...] = ()) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
+class AmazonUnavailable(ReturnBridgeError):
+    """Amazon did not accept a request after every retry (throttling, 5xx, lost connections)."""
+
+    code = "amazon.unavailable"

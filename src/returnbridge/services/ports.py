@@ -221,3 +221,70 @@ Progress = Callable[[int], None]
 
 def noop_progress(_: int) -> None:
     """A progress callback that shows nothing."""
+
+
+# ---------------------------------------------------------------- Amazon Vendor Central
+@dataclass(frozen=True)
+class InventoryPosition:
+    """The absolute sellable quantity Amazon must hold for one item at one warehouse."""
+
+    identifier: str  # vendor SKU (vendorProductIdentifier)
+    asin: str | None
+    quantity: int
+
+
+@dataclass(frozen=True)
+class CreditNoteLine:
+    sku: str
+    asin: str | None
+    quantity: int
+    unit_amount: int  # minor units, net of tax
+
+
+@dataclass(frozen=True)
+class CreditNote:
+    """A returns credit note (SP-API submitInvoices, invoiceType CreditNote)."""
+
+    number: str  # deterministic: the same return line always gives the same number
+    issued_at: datetime
+    currency: str
+    returns_reference: str  # the return's RMA or ZigZag return id ("returnsReferenceNumber")
+    goods_returned_at: datetime
+    lines: tuple[CreditNoteLine, ...]
+    rma_id: str | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(line.quantity * line.unit_amount for line in self.lines)
+
+
+@dataclass(frozen=True)
+class TransactionError:
+    code: str
+    message: str
+    details: str = ""
+
+
+@dataclass(frozen=True)
+class TransactionStatus:
+    """Amazon's answer about a submission: Processing, Success or Failure (with errors)."""
+
+    transaction_id: str
+    status: str
+    errors: tuple[TransactionError, ...] = ()
+
+
+class AmazonVendor(Protocol):
+    """Amazon Vendor Central's write paths for returns, and their transaction status.
+
+    Submissions are asynchronous: each returns a transaction id to poll (SP-API pushes nothing
+    for vendors). Implementations retry throttling, server errors and lost connections
+    themselves, and raise ``AmazonRequestRejected`` for a request Amazon refuses as invalid.
+    """
+
+    def submit_inventory(
+        self, warehouse_id: str, positions: Sequence[InventoryPosition]
+    ) -> str: ...
+    def submit_credit_notes(self, notes: Sequence[CreditNote]) -> str: ...
+    def inventory_status(self, transaction_id: str) -> TransactionStatus: ...
+    def credit_note_status(self, transaction_id: str) -> TransactionStatus: ...
