@@ -6,23 +6,26 @@ import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
 
 from returnbridge.config import Settings
 from returnbridge.connectors.amazon import refunds as amazon_refunds
+from returnbridge.connectors.amazon.spapi import SpApiConfig, SpApiVendor
 from returnbridge.connectors.zigzag import wire as zigzag_wire
 from returnbridge.domain.catalog import CatalogItem
-from returnbridge.domain.errors import InvalidEvent
+from returnbridge.domain.errors import InvalidEvent, ReturnBridgeError
 from returnbridge.domain.events import ReturnEvent
 from returnbridge.domain.mappings import Mappings, mappings_to_dict
 from returnbridge.masterdata.catalog_csv import read_catalog
 from returnbridge.masterdata.mappings_toml import read_mappings
+from returnbridge.services.cycles import ClearingCycle, CycleSettings
 from returnbridge.services.exceptions import MANUAL_SOURCE, decode_manual
 from returnbridge.services.pipeline import Processor
-from returnbridge.services.ports import Decoder, Store
+from returnbridge.services.ports import AmazonVendor, Decoder, Store
+from returnbridge.store.cycles import cycle_transaction
 from returnbridge.store.engine import make_engine
 from returnbridge.store.sql import transaction
 
@@ -31,6 +34,12 @@ DECODERS: dict[str, Decoder] = {
     amazon_refunds.SOURCE: amazon_refunds.decode,
     MANUAL_SOURCE: decode_manual,
 }
+
+
+class ConfigurationMissing(ReturnBridgeError):
+    """A setting the command needs is not set."""
+
+    code = "config.missing"
 
 
 def decode(source: str, event_id: str, payload: str) -> ReturnEvent:
@@ -57,6 +66,41 @@ class App:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def amazon_vendor(self) -> SpApiVendor:
+        """The SP-API connector configured by the settings; refuses missing credentials."""
+        s = self.settings
+        missing = [
+            name
+            for name, value in (
+                ("RETURNBRIDGE_AMAZON_CLIENT_ID", s.amazon_client_id),
+                ("RETURNBRIDGE_AMAZON_CLIENT_SECRET", s.amazon_client_secret.get_secret_value()),
+                ("RETURNBRIDGE_AMAZON_REFRESH_TOKEN", s.amazon_refresh_token.get_secret_value()),
+                ("RETURNBRIDGE_AMAZON_SELLING_PARTY", s.amazon_selling_party),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigurationMissing(f"set {', '.join(missing)} to talk to Amazon")
+        return SpApiVendor(
+            SpApiConfig(
+                endpoint=s.amazon_endpoint,
+                lwa_url=s.amazon_lwa_url,
+                client_id=s.amazon_client_id,
+                client_secret=s.amazon_client_secret.get_secret_value(),
+                refresh_token=s.amazon_refresh_token.get_secret_value(),
+                selling_party=s.amazon_selling_party,
+                remit_to_party=s.amazon_remit_to_party or s.amazon_selling_party,
+            )
+        )
+
+    def clearing_cycle(self, vendor: AmazonVendor) -> ClearingCycle:
+        engine = self.engine
+        settings = CycleSettings(
+            items_per_call=self.settings.amazon_items_per_call,
+            stuck_after=timedelta(hours=self.settings.amazon_stuck_after_hours),
+        )
+        return ClearingCycle(lambda: cycle_transaction(engine), vendor, self.clock, settings)
 
     def load_catalog(self, path: Path) -> list[CatalogItem]:
         """Replace the catalog master with a validated file (nothing changes on error)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,3 +25,29 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     log_format: Literal["console", "json"] = "console"
+
+    # Amazon Vendor Central (SP-API). Point the endpoint and LWA URL at `returnbridge sandbox
+    # amazon` to run against the stand-in; credentials come from the environment only.
+    amazon_endpoint: str = Field(
+        default="https://sellingpartnerapi-eu.amazon.com",
+        description="SP-API base URL (regional endpoint, or the sandbox's URL).",
+    )
+    amazon_lwa_url: str = Field(
+        default="https://api.amazon.com/auth/o2/token", description="LWA token endpoint."
+    )
+    amazon_client_id: str = Field(default="", description="LWA client id of the application.")
+    amazon_client_secret: SecretStr = Field(default=SecretStr(""), description="LWA secret.")
+    amazon_refresh_token: SecretStr = Field(
+        default=SecretStr(""), description="The vendor's LWA refresh token."
+    )
+    amazon_selling_party: str = Field(default="", description="Vendor code (sellingParty).")
+    amazon_remit_to_party: str = Field(default="", description="Vendor code paid (remitTo).")
+    amazon_items_per_call: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        description="Items per submitInventoryUpdate call (the model sets no limit; ours).",
+    )
+    amazon_stuck_after_hours: float = Field(
+        default=24.0, gt=0, description="A transaction Processing longer is AMAZON_STUCK."
+    )

@@ -37,10 +37,14 @@ def _close_vendors() -> Iterator[None]:
 
 def vendor_for(sandbox: RunningSandbox, **kw: object) -> SpApiVendor:
     config = SpApiConfig(
-        endpoint=sandbox.url, lwa_url=sandbox.lwa_url, client_id=DEFAULT_CLIENT_ID,
-        client_secret=DEFAULT_CLIENT_SECRET, refresh_token=DEFAULT_REFRESH_TOKEN,
-        selling_party="CASTORE", remit_to_party="CASTORE",
-    )  # fmt: skip
+        endpoint=sandbox.url,
+        lwa_url=sandbox.lwa_url,
+        client_id=DEFAULT_CLIENT_ID,
+        client_secret=DEFAULT_CLIENT_SECRET,
+        refresh_token=DEFAULT_REFRESH_TOKEN,
+        selling_party="CASTORE",
+        remit_to_party="CASTORE",
+    )
     vendor = SpApiVendor(
         config,
         retry=RetryPolicy(attempts=12, base_seconds=0.01, cap_seconds=0.1),
@@ -59,10 +63,14 @@ def sandbox() -> Iterator[RunningSandbox]:
 
 def credit_note(sku: str = "CAS-1", qty: int = 1, unit_amount: int = 2050) -> CreditNote:
     return CreditNote(
-        number=f"CN-TEST-{next(_numbers)}", issued_at=WHEN, currency="GBP",
-        returns_reference="ZZR-1", goods_returned_at=WHEN, rma_id="RMA1",
+        number=f"CN-TEST-{next(_numbers)}",
+        issued_at=WHEN,
+        currency="GBP",
+        returns_reference="ZZR-1",
+        goods_returned_at=WHEN,
+        rma_id="RMA1",
         lines=(CreditNoteLine(sku, "B0CAS12345", qty, unit_amount),),
-    )  # fmt: skip
+    )
 
 
 def running_reads(sandbox: RunningSandbox) -> int:

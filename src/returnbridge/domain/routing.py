@@ -26,6 +26,21 @@ WAIVABLE = frozenset(
 
 CHARGE_PREFIX = "charge:"
 
+# The codes the routing of a line decides; the pipeline opens and closes only these. Others on
+# the same line (Amazon's rejections) belong to the clearing cycles and people.
+ROUTING_CODES = frozenset(
+    {
+        ExceptionCode.UNKNOWN_SKU,
+        ExceptionCode.INACTIVE_SKU,
+        ExceptionCode.UNMAPPED_REASON,
+        ExceptionCode.UNMAPPED_DISPOSITION,
+        ExceptionCode.UNMAPPED_GRADE,
+        ExceptionCode.UNMAPPED_CHARGE,
+        ExceptionCode.GRADE_DISPOSITION_CONFLICT,
+        ExceptionCode.QUANTITY_MISMATCH,
+    }
+)
+
 
 @dataclass(frozen=True)
 class Finding:

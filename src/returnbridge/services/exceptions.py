@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from returnbridge.domain.codec import event_from_dict, event_to_dict
@@ -104,6 +105,34 @@ def _refuse_if_unfit(record: ExceptionRecord, request: Resolution) -> None:
         )
 
 
+AMAZON_CODES = frozenset({ExceptionCode.AMAZON_REJECTED, ExceptionCode.AMAZON_STUCK})
+
+
+def _resolve_amazon(
+    store: Store, record: ExceptionRecord, request: Resolution, now: datetime
+) -> None:
+    """Amazon refused (or never confirmed) a stock update: the books are right, Amazon's view
+    is not. Reprocess sends the line's position again in the next cycle; ignore accepts it."""
+    if request.action is Action.WRITE_OFF or request.sku or request.reason or request.disposition:
+        raise ExceptionActionRefused(
+            f"{record.code} is about Amazon's copy of the stock, not the return: fix the item in "
+            "Vendor Central, then reprocess (it is sent again in the next cycle), or ignore it "
+            "with a reason"
+        )
+    if request.action is Action.REPROCESS:
+        store.release_amazon_messages(record.case_key or "", record.line_id or "")
+        store.close_exception(
+            record.id,
+            "resolved",
+            now,
+            request.actor,
+            "reprocess",
+            request.note or "sent again in the next clearing cycle",
+        )
+    else:
+        store.close_exception(record.id, "ignored", now, request.actor, "ignore", request.note)
+
+
 def _refuse_unreadable_reprocess(store: Store, record: ExceptionRecord) -> None:
     """A CSV row kept as exported is not an event anything can read again."""
     row = store.inbox_row(record.inbox_id) if record.inbox_id is not None else None
@@ -130,6 +159,12 @@ def request_resolution(
     if record.line_id is None and request.action is Action.REPROCESS:
         _refuse_unreadable_reprocess(store, record)
     now = clock()
+    if record.code in AMAZON_CODES:
+        store.add_exception_action(
+            record.id, request.action.value, request.actor, now, request.note, {}
+        )
+        _resolve_amazon(store, record, request, now)
+        return record
     detail = {
         k: v
         for k, v in (

@@ -22,7 +22,7 @@ from returnbridge.domain.errors import ExceptionCode, InvalidEvent, StoreUnavail
 from returnbridge.domain.events import EventType, ReturnEvent
 from returnbridge.domain.mappings import Mappings, mappings_from_dict
 from returnbridge.domain.returns import fold_case
-from returnbridge.domain.routing import CHARGE_PREFIX, LineOutcome, evaluate_case
+from returnbridge.domain.routing import CHARGE_PREFIX, ROUTING_CODES, LineOutcome, evaluate_case
 from returnbridge.services.ports import (
     CaseEventRow,
     Clock,
@@ -399,7 +399,7 @@ def _sync_exceptions(
     for finding in line.findings:
         code = finding.code.value
         wanted[code] = f"{wanted[code]}; {finding.message}" if code in wanted else finding.message
-    have = {exc.code: exc for exc in open_now}
+    have = {exc.code: exc for exc in open_now if exc.code in ROUTING_CODES}
     for code, message in wanted.items():
         if code not in have:
             raw = json.dumps([r.raw for r in rows if _mentions(r.body, line.line_id)])

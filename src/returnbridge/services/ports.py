@@ -212,6 +212,7 @@ class Store(Protocol):
     def add_to_outbox(
         self, topic: str, key: str, payload: dict[str, Any], now: datetime
     ) -> None: ...
+    def release_amazon_messages(self, case_key: str, line_id: str) -> int: ...
 
 
 StoreFactory = Callable[[], AbstractContextManager[Store]]

@@ -76,10 +76,13 @@ class SqlLedgerAudit:
         sm = stock_movements
         here = (
             select(func.coalesce(func.sum(sm.c.quantity), 0))
-            .where(sm.c.line_ref == return_lines.c.id, sm.c.sku == return_lines.c.sku,
-                   sm.c.warehouse == return_lines.c.warehouse)
+            .where(
+                sm.c.line_ref == return_lines.c.id,
+                sm.c.sku == return_lines.c.sku,
+                sm.c.warehouse == return_lines.c.warehouse,
+            )
             .scalar_subquery()
-        )  # fmt: skip
+        )
         query = (
             self._line_query(return_lines.c.units_restocked, here.label("moved"))
             .where(return_lines.c.units_restocked != here)
@@ -96,14 +99,17 @@ class SqlLedgerAudit:
             .subquery()
         )
         query = (
-            self._line_query(elsewhere.c.warehouse.label("at"), elsewhere.c.sku.label("other"),
-                             elsewhere.c.net)
+            self._line_query(
+                elsewhere.c.warehouse.label("at"), elsewhere.c.sku.label("other"), elsewhere.c.net
+            )
             .join(elsewhere, elsewhere.c.line_ref == return_lines.c.id)
-            .where(elsewhere.c.net != 0,
-                   elsewhere.c.sku.is_distinct_from(return_lines.c.sku)
-                   | elsewhere.c.warehouse.is_distinct_from(return_lines.c.warehouse))
+            .where(
+                elsewhere.c.net != 0,
+                elsewhere.c.sku.is_distinct_from(return_lines.c.sku)
+                | elsewhere.c.warehouse.is_distinct_from(return_lines.c.warehouse),
+            )
             .order_by(return_lines.c.id)
-        )  # fmt: skip
+        )
         rows = self.conn.execute(query).all()
         found += [
             f"{_where(r)}: {r.net:+d} units left on {r.other} at {r.at}, not the line's SKU"

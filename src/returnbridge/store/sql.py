@@ -35,6 +35,7 @@ from returnbridge.store.tables import (
     exception_actions,
     exceptions,
     inbox,
+    outbox,
     return_cases,
     return_lines,
 )
@@ -524,9 +525,12 @@ class SqlStore:
         line_id: str | None = None,
     ) -> list[ExceptionRecord]:
         query = self._exception_query()
-        for column, value in ((exceptions.c.status, status), (exceptions.c.code, code),
-                              (return_cases.c.case_key, case_key),
-                              (exceptions.c.line_id, line_id)):  # fmt: skip
+        for column, value in (
+            (exceptions.c.status, status),
+            (exceptions.c.code, code),
+            (return_cases.c.case_key, case_key),
+            (exceptions.c.line_id, line_id),
+        ):
             if value is not None:
                 query = query.where(column == value)
         return [
@@ -566,6 +570,29 @@ class SqlStore:
                 "created_at": now,
             },
         )
+
+    def release_amazon_messages(self, case_key: str, line_id: str) -> int:
+        """Put a line's unsynced stock messages back in the queue for the next cycle."""
+        case = self.case_by_key(case_key)
+        if case is None:
+            return 0
+        rows = self.conn.execute(
+            select(outbox.c.id, outbox.c.payload).where(
+                outbox.c.topic == "amazon.inventory", outbox.c.status != "sent"
+            )
+        )
+        ids = [
+            r.id
+            for r in rows
+            if (p := json.loads(r.payload)).get("case") == case.id and p.get("line_id") == line_id
+        ]
+        if ids:
+            self.conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(ids))
+                .values(status="pending", submission_id=None)
+            )
+        return len(ids)
 
 
 def line_row(outcome: LineOutcome, warehouse: str | None) -> dict[str, Any]:

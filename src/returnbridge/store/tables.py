@@ -224,5 +224,47 @@ outbox = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True)),
+    Column("submission_id", Id, ForeignKey("amazon_submissions.id")),
     Index("ix_outbox_status_id", "status", "id"),
+    Index("ix_outbox_submission_id", "submission_id"),
+)
+
+# A clearing cycle: one cut-off at which pending changes go to Amazon together.
+clearing_cycles = Table(
+    "clearing_cycles",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+)
+
+# One request to Amazon as prepared, sent and confirmed. Prepared before it is sent, so a crash
+# in between resends the same body (absolute quantities: a resend is harmless).
+amazon_submissions = Table(
+    "amazon_submissions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("cycle_id", Id, ForeignKey("clearing_cycles.id"), nullable=False),
+    Column("operation", String(32), nullable=False),  # inventory | credit_notes
+    Column("warehouse", String(64)),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("body", Text, nullable=False),
+    Column("item_count", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # prepared|sent|success|failure|stuck|refused
+    Column("transaction_id", String(100)),
+    Column("prepared_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("final_at", DateTime(timezone=True)),
+    Column("errors", Text),
+    Index("ix_amazon_submissions_status", "status"),
+)
+
+# What Amazon confirmed it holds, per warehouse and item, as of the last successful update.
+amazon_positions = Table(
+    "amazon_positions",
+    metadata,
+    Column("warehouse", String(64), primary_key=True),
+    Column("sku", String(64), primary_key=True),
+    Column("quantity", Integer, nullable=False),
+    Column("synced_at", DateTime(timezone=True), nullable=False),
 )

@@ -133,11 +133,17 @@ class SpApiVendor:
         self.retry = retry or RetryPolicy()
         self.rng = rng or random.Random()
         self.sleep = sleep
-        credentials = {"refresh_token": config.refresh_token, "lwa_app_id": config.client_id,
-                       "lwa_client_secret": config.client_secret}  # fmt: skip
+        credentials = {
+            "refresh_token": config.refresh_token,
+            "lwa_app_id": config.client_id,
+            "lwa_client_secret": config.client_secret,
+        }
         token_class = token_client_class(config.lwa_url, self.stats)
-        common: dict[str, Any] = {"credentials": credentials, "timeout": config.timeout_seconds,
-                                  "auth_token_client_class": token_class}  # fmt: skip
+        common: dict[str, Any] = {
+            "credentials": credentials,
+            "timeout": config.timeout_seconds,
+            "auth_token_client_class": token_class,
+        }
         self._inventory = VendorDirectFulfillmentInventory(**common)
         self._invoices = VendorInvoices(**common)
         self._df_status = VendorDirectFulfillmentTransactions(**common)
@@ -219,8 +225,9 @@ class SpApiVendor:
         return _status(transaction_id, response)
 
     # ------------------------------------------------------------------ the wire
-    def _send(self, operation: str, request: Callable[[], ApiResponse],
-              poll: bool = False) -> ApiResponse:  # fmt: skip
+    def _send(
+        self, operation: str, request: Callable[[], ApiResponse], poll: bool = False
+    ) -> ApiResponse:
         """One logical request: paced, retried on throttling, 5xx and lost connections."""
         last: Exception | None = None
         renewed = False

@@ -8,7 +8,15 @@ from pathlib import Path
 import typer
 
 from returnbridge.domain.errors import ReturnBridgeError
-from returnbridge.entrypoints.cli import demo, exceptions, outbox, pipeline, reconcile, sandbox
+from returnbridge.entrypoints.cli import (
+    cycle,
+    demo,
+    exceptions,
+    outbox,
+    pipeline,
+    reconcile,
+    sandbox,
+)
 from returnbridge.entrypoints.cli.common import DbOption, console, err_console, open_app
 from returnbridge.masterdata.mappings_toml import DEFAULT_MAPPINGS
 from returnbridge.store.migrate import upgrade
@@ -30,6 +38,7 @@ exceptions.register(app)
 reconcile.register(app)
 outbox.register(app)
 sandbox.register(app)
+cycle.register(app)
 demo.register(app)
 
 

@@ -1,0 +1,206 @@
+"""``SqlCycleStore``: the clearing cycle's view of the database (``services.cycles.CycleStore``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, insert, select, tuple_, update
+
+from returnbridge.services.cycles import StockChange, Submission
+from returnbridge.services.ports import TransactionError
+from returnbridge.store.sql import SqlStore, aware_or_none, transaction
+from returnbridge.store.tables import (
+    amazon_positions,
+    amazon_submissions,
+    catalog_items,
+    clearing_cycles,
+    outbox,
+    stock_movements,
+)
+
+_CHANGE = (outbox.c.id, outbox.c.payload)
+
+
+def _change(row: Any) -> StockChange:
+    payload = json.loads(row.payload)
+    return StockChange(
+        row.id, payload["warehouse"], payload["sku"], int(payload["case"]), payload["line_id"]
+    )
+
+
+class SqlCycleStore(SqlStore):
+    """The SQL store, plus what clearing cycles read and write."""
+
+    def create_cycle(self, now: datetime) -> int:
+        return self._insert(insert(clearing_cycles), {"started_at": now})
+
+    def close_cycle(self, cycle_id: int, now: datetime) -> None:
+        self.conn.execute(
+            update(clearing_cycles).where(clearing_cycles.c.id == cycle_id).values(closed_at=now)
+        )
+
+    def pending_stock_changes(self) -> list[StockChange]:
+        query = (
+            select(*_CHANGE)
+            .where(
+                outbox.c.topic == "amazon.inventory",
+                outbox.c.status == "pending",
+                outbox.c.submission_id.is_(None),
+            )
+            .order_by(outbox.c.id)
+        )
+        if self._postgres:
+            query = query.with_for_update(skip_locked=True)
+        return [_change(r) for r in self.conn.execute(query)]
+
+    def ledger_positions(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        found = {key: 0 for key in keys}
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start : start + 500])
+            rows = self.conn.execute(
+                select(
+                    stock_movements.c.warehouse,
+                    stock_movements.c.sku,
+                    func.sum(stock_movements.c.quantity).label("net"),
+                )
+                .where(tuple_(stock_movements.c.warehouse, stock_movements.c.sku).in_(chunk))
+                .group_by(stock_movements.c.warehouse, stock_movements.c.sku)
+            )
+            found.update({(r.warehouse, r.sku): int(r.net) for r in rows})
+        return found
+
+    def asins(self, skus: Sequence[str]) -> dict[str, str | None]:
+        rows = self.conn.execute(
+            select(catalog_items.c.sku, catalog_items.c.asin).where(catalog_items.c.sku.in_(skus))
+        )
+        return {r.sku: r.asin for r in rows}
+
+    def add_submission(
+        self,
+        cycle_id: int,
+        operation: str,
+        warehouse: str | None,
+        key: str,
+        body: dict[str, Any],
+        item_count: int,
+        outbox_ids: Sequence[int],
+        now: datetime,
+    ) -> int:
+        submission_id = self._insert(
+            insert(amazon_submissions),
+            {
+                "cycle_id": cycle_id,
+                "operation": operation,
+                "warehouse": warehouse,
+                "idempotency_key": key,
+                "body": json.dumps(body, sort_keys=True),
+                "item_count": item_count,
+                "status": "prepared",
+                "prepared_at": now,
+            },
+        )
+        for start in range(0, len(outbox_ids), 500):
+            self.conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(outbox_ids[start : start + 500]))
+                .values(submission_id=submission_id)
+            )
+        return submission_id
+
+    def submissions(self, statuses: Sequence[str]) -> list[Submission]:
+        rows = self.conn.execute(
+            select(amazon_submissions)
+            .where(amazon_submissions.c.status.in_(statuses))
+            .order_by(amazon_submissions.c.id)
+        )
+        return [
+            Submission(
+                r.id,
+                r.operation,
+                r.warehouse,
+                r.idempotency_key,
+                json.loads(r.body),
+                r.status,
+                r.transaction_id,
+                aware_or_none(r.sent_at),
+            )
+            for r in rows
+        ]
+
+    def mark_submission(
+        self,
+        submission_id: int,
+        status: str,
+        now: datetime,
+        transaction_id: str | None = None,
+        errors: Sequence[TransactionError] = (),
+    ) -> None:
+        values: dict[str, Any] = {"status": status}
+        if status == "sent":
+            values.update(sent_at=now, transaction_id=transaction_id)
+        else:
+            values["final_at"] = now
+        if errors:
+            values["errors"] = json.dumps([e.__dict__ for e in errors])
+        self.conn.execute(
+            update(amazon_submissions)
+            .where(amazon_submissions.c.id == submission_id)
+            .values(**values)
+        )
+
+    def changes_of(self, submission_id: int) -> list[StockChange]:
+        rows = self.conn.execute(
+            select(*_CHANGE).where(outbox.c.submission_id == submission_id).order_by(outbox.c.id)
+        )
+        return [_change(r) for r in rows]
+
+    def settle_outbox(self, outbox_ids: Sequence[int], status: str, now: datetime) -> None:
+        for start in range(0, len(outbox_ids), 500):
+            self.conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(outbox_ids[start : start + 500]))
+                .values(status=status, sent_at=now, attempts=outbox.c.attempts + 1)
+            )
+
+    def release_outbox(self, outbox_ids: Sequence[int]) -> None:
+        for start in range(0, len(outbox_ids), 500):
+            self.conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(outbox_ids[start : start + 500]))
+                .values(submission_id=None, attempts=outbox.c.attempts + 1)
+            )
+
+    def record_positions(self, warehouse: str, quantities: dict[str, int], now: datetime) -> None:
+        if not quantities:
+            return
+        skus = sorted(quantities)
+        self.conn.execute(
+            amazon_positions.delete().where(
+                and_(amazon_positions.c.warehouse == warehouse, amazon_positions.c.sku.in_(skus))
+            )
+        )
+        self.conn.execute(
+            insert(amazon_positions),
+            [
+                {"warehouse": warehouse, "sku": sku, "quantity": quantities[sku], "synced_at": now}
+                for sku in skus
+            ],
+        )
+
+    def synced_positions(self) -> dict[tuple[str, str], int]:
+        rows = self.conn.execute(select(amazon_positions))
+        return {(r.warehouse, r.sku): int(r.quantity) for r in rows}
+
+
+@contextmanager
+def cycle_transaction(engine: Engine) -> Iterator[SqlCycleStore]:
+    """One unit of work for the clearing cycle."""
+    with transaction(engine) as store:
+        yield SqlCycleStore(store.conn)
+
+
+__all__ = ["SqlCycleStore", "cycle_transaction"]

@@ -1,0 +1,207 @@
+"""Clearing cycles: the day's stock changes reach Amazon (the sandbox) in the fewest calls."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from datetime import timedelta
+
+import pytest
+from pipeline_support import full_return, send
+from sqlalchemy import select
+
+from returnbridge.bootstrap import App
+from returnbridge.connectors.amazon.limits import RetryPolicy
+from returnbridge.connectors.amazon.spapi import SpApiConfig, SpApiVendor
+from returnbridge.sandboxes.amazon.config import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_REFRESH_TOKEN,
+    SandboxConfig,
+)
+from returnbridge.sandboxes.amazon.server import RunningSandbox, start_sandbox
+from returnbridge.services.cycles import ClearingCycle, CycleSettings
+from returnbridge.services.ports import InventoryPosition
+from returnbridge.store.cycles import SqlCycleStore, cycle_transaction
+from returnbridge.store.tables import exceptions, outbox
+
+
+@pytest.fixture
+def amazon() -> Iterator[RunningSandbox]:
+    with start_sandbox(SandboxConfig(seed=2, polls_until_final=1)) as running:
+        yield running
+
+
+@pytest.fixture
+def vendor(amazon: RunningSandbox) -> Iterator[SpApiVendor]:
+    config = SpApiConfig(
+        endpoint=amazon.url,
+        lwa_url=amazon.lwa_url,
+        client_id=DEFAULT_CLIENT_ID,
+        client_secret=DEFAULT_CLIENT_SECRET,
+        refresh_token=DEFAULT_REFRESH_TOKEN,
+        selling_party="CASTORE",
+        remit_to_party="CASTORE",
+    )
+    client = SpApiVendor(
+        config,
+        retry=RetryPolicy(attempts=12, base_seconds=0.01, cap_seconds=0.1),
+        rng=random.Random(4),
+    )
+    yield client
+    client.close()
+
+
+def cycle(rb: App, vendor: object, **settings: object) -> ClearingCycle:
+    def stores() -> AbstractContextManager[SqlCycleStore]:
+        return cycle_transaction(rb.engine)
+
+    return ClearingCycle(stores, vendor, rb.clock, CycleSettings(**settings))  # type: ignore[arg-type]
+
+
+def ledger(rb: App) -> dict[tuple[str, str], int]:
+    with cycle_transaction(rb.engine) as store:
+        positions = store.ledger_positions(
+            [("UK-DC1", "CAS-123-BLK-M"), ("UK-DC1", "CAS-456-WHT-L"), ("DE-DC1", "CAS-123-BLK-M")]
+        )
+    return {k: v for k, v in positions.items() if v}
+
+
+def a_day(rb: App) -> None:
+    events = (
+        full_return("R1", "CAS-123-BLK-M", "A", "RESTOCK", qty=2)
+        + full_return("R2", "CAS-456-WHT-L", "A", "RESTOCK")
+        + full_return("R3", "cas123blkm", "A", "RESTOCK")
+        + full_return("R4", "CAS-456-WHT-L", "C", "LIQUIDATE")
+    )
+    for event in events:
+        if event["returnId"] == "R3":
+            event["dcWarehouse"] = "DE-DC1"
+    send(rb, *events)
+
+
+def test_a_cycle_sends_each_changed_position_once_as_an_absolute_quantity(
+    rb: App, amazon: RunningSandbox, vendor: SpApiVendor
+) -> None:
+    a_day(rb)
+    report = cycle(rb, vendor).close()
+    assert (report.prepared, report.sent, report.succeeded) == (2, 2, 2)  # one per warehouse
+    assert vendor.stats.calls - vendor.stats.retries == report.min_calls == 2
+    assert (
+        dict(amazon.sandbox.stock)
+        == ledger(rb)
+        == {
+            ("UK-DC1", "CAS-123-BLK-M"): 2,
+            ("UK-DC1", "CAS-456-WHT-L"): 1,
+            ("DE-DC1", "CAS-123-BLK-M"): 1,
+        }
+    )
+    with rb.engine.connect() as conn:
+        statuses = {
+            r.status
+            for r in conn.execute(
+                select(outbox.c.status).where(outbox.c.topic == "amazon.inventory")
+            )
+        }
+    assert statuses == {"sent"}
+    assert cycle(rb, vendor).close().prepared == 0  # nothing new: nothing sent
+
+
+def test_the_per_call_item_limit_sets_the_number_of_calls(
+    rb: App, amazon: RunningSandbox, vendor: SpApiVendor
+) -> None:
+    a_day(rb)
+    report = cycle(rb, vendor, items_per_call=1).close()
+    assert report.min_calls == report.succeeded == 3
+    assert dict(amazon.sandbox.stock) == ledger(rb)
+
+
+def test_an_item_amazon_rejects_becomes_amazon_rejected_on_its_lines_and_the_rest_syncs(
+    rb: App, amazon: RunningSandbox, vendor: SpApiVendor
+) -> None:
+    amazon.sandbox.reset(SandboxConfig(seed=2, known_items=frozenset({"CAS-456-WHT-L"})))
+    a_day(rb)
+    first = cycle(rb, vendor).close()
+    assert first.failed == 2 and first.rejected_lines == 2  # R1 and R3 are CAS-123-BLK-M
+    assert amazon.sandbox.stock == {}
+    second = cycle(rb, vendor).close()  # the good item goes again
+    assert second.succeeded == 1
+    assert dict(amazon.sandbox.stock) == {("UK-DC1", "CAS-456-WHT-L"): 1}
+    with rb.engine.connect() as conn:
+        rows = conn.execute(
+            select(exceptions.c.code, exceptions.c.line_id, exceptions.c.message).where(
+                exceptions.c.code == "AMAZON_REJECTED"
+            )
+        ).all()
+    assert len(rows) == 2
+    assert all("CAS-123-BLK-M" in r.message and "InvalidItem" in r.message for r in rows)
+
+
+def test_a_transaction_processing_past_the_limit_becomes_amazon_stuck(
+    rb: App, amazon: RunningSandbox, vendor: SpApiVendor
+) -> None:
+    amazon.sandbox.reset(SandboxConfig(seed=2, stuck_rate=1.0))
+    a_day(rb)
+    report = cycle(rb, vendor, stuck_after=timedelta(0)).close(poll_rounds=3)
+    assert report.stuck == 2
+    with rb.engine.connect() as conn:
+        codes = [
+            r.code
+            for r in conn.execute(
+                select(exceptions.c.code).where(exceptions.c.code == "AMAZON_STUCK")
+            )
+        ]
+    assert len(codes) == 3  # every line behind the two stuck submissions
+
+
+class DiesAfterSending:
+    """Sends the request, then the worker dies before it can record the transaction id."""
+
+    def __init__(self, vendor: SpApiVendor) -> None:
+        self.vendor = vendor
+
+    def submit_inventory(self, warehouse_id: str, positions: list[InventoryPosition]) -> str:
+        self.vendor.submit_inventory(warehouse_id, positions)
+        raise SystemExit("killed after send, before record")
+
+
+def test_a_crash_between_send_and_record_resends_the_same_absolute_quantities(
+    rb: App, amazon: RunningSandbox, vendor: SpApiVendor
+) -> None:
+    a_day(rb)
+    with pytest.raises(SystemExit):
+        cycle(rb, DiesAfterSending(vendor)).close()
+    report = cycle(rb, vendor).close()  # the restarted worker
+    assert report.prepared == 0 and report.sent == 2 and report.succeeded == 2
+    assert dict(amazon.sandbox.stock) == ledger(rb)
+    accepted = amazon.sandbox.counters["submitInventoryUpdate"].accepted
+    assert accepted == 3  # one resent: harmless, the quantities are absolute
+
+
+def test_a_rejected_line_reprocessed_is_sent_again_and_syncs(
+    rb: App, amazon: RunningSandbox, vendor: SpApiVendor
+) -> None:
+    from returnbridge.services.exceptions import Action, Resolution, resolve
+
+    amazon.sandbox.reset(SandboxConfig(seed=2, known_items=frozenset({"CAS-456-WHT-L"})))
+    a_day(rb)
+    cycle(rb, vendor).close()
+    cycle(rb, vendor).close()
+    # The item was set up in Vendor Central (a reset also forgets the sandbox's stock).
+    amazon.sandbox.reset(SandboxConfig(seed=2))
+    with rb.stores() as store:
+        rejected = store.list_exceptions("open", "AMAZON_REJECTED", 10)
+    with pytest.raises(Exception, match="Vendor Central"):
+        resolve(rb.stores, rejected[0].id, Resolution(Action.WRITE_OFF, "ops"), rb.processor)
+    for record in rejected:
+        closed = resolve(rb.stores, record.id, Resolution(Action.REPROCESS, "ops"), rb.processor)
+        assert closed.status == "resolved"
+    report = cycle(rb, vendor).close()
+    assert report.succeeded == 2  # both warehouses' CAS-123-BLK-M, sent again
+    resent = {k: v for k, v in ledger(rb).items() if k[1] == "CAS-123-BLK-M"}
+    assert (
+        dict(amazon.sandbox.stock)
+        == resent
+        == {("UK-DC1", "CAS-123-BLK-M"): 2, ("DE-DC1", "CAS-123-BLK-M"): 1}
+    )
