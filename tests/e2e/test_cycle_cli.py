@@ -21,7 +21,7 @@ def test_cycle_close_brings_amazons_stock_to_the_ledger(tmp_path: Path) -> None:
     out = tmp_path / "day"
     run = [sys.executable, "-m", "returnbridge"]
     subprocess.run(
-        [*run, "demo", "--returns", "300", "--out", str(out)],
+        [*run, "demo", "--returns", "300", "--no-amazon", "--out", str(out)],
         check=True,
         capture_output=True,
         timeout=300,

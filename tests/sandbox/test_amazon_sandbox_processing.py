@@ -264,3 +264,13 @@ def test_the_state_endpoint_and_reset_serve_out_of_process_callers(vendor: Vendo
     assert vendor.running.sandbox.config.reject_rate == 0.25
     assert vendor.running.sandbox.stock == {}
     assert httpx.post(vendor.running.url + "/_sandbox/reset", json={"nope": 1}).status_code == 400
+
+
+def test_an_injected_rejection_sticks_to_the_item_across_resends() -> None:
+    from returnbridge.sandboxes.amazon.processing import stable_draw
+
+    draws = {f"CAS-{n}": stable_draw(7, f"CAS-{n}") for n in range(400)}
+    assert draws == {k: stable_draw(7, k) for k in draws}  # same seed, same item: same fate
+    assert draws != {k: stable_draw(8, k) for k in draws}
+    rejected = [k for k, d in draws.items() if d < 0.05]
+    assert 5 <= len(rejected) <= 40  # about the rate asked for

@@ -126,6 +126,7 @@ class CycleReport:
     processing: int = 0
     unsent: int = 0
     rejected_lines: int = 0
+    rejected_items: int = 0  # items Amazon refused, per transaction (as Amazon counts them)
     min_calls: int = 0
 
 
@@ -273,6 +274,7 @@ class ClearingCycle:
                 store, changes, submission, errors[0], now, ExceptionCode.AMAZON_REJECTED
             )
         report.refused += 1
+        report.rejected_items += len(submission.body["positions"])
 
     def _failed(
         self, submission: Submission, errors: list[TransactionError], report: CycleReport
@@ -306,6 +308,7 @@ class ClearingCycle:
                     ExceptionCode.AMAZON_REJECTED,
                 )
         report.failed += 1
+        report.rejected_items += len(bad)
 
     def _stuck(self, submission: Submission, report: CycleReport) -> None:
         with self.stores() as store:
@@ -342,6 +345,8 @@ def _open(
             {
                 "submission": submission.key,
                 "transaction": submission.transaction_id,
+                "warehouse": warehouse,
+                "sku": sku,
                 "error": error.__dict__,
                 "body": submission.body,
             }

@@ -153,14 +153,15 @@ class Processor:
         self.batch_size = batch_size
         self.masterdata = MasterData()
 
-    def drain(self, progress: Progress = noop_progress) -> ProcessStats:
-        """Process until the inbox has nothing pending."""
+    def drain(self, progress: Progress = noop_progress, limit: int | None = None) -> ProcessStats:
+        """Process until the inbox has nothing pending (or about ``limit`` events are done)."""
         stats = ProcessStats()
-        while True:
+        while limit is None or stats.total < limit:
             done = self.run_batch(stats)
             if not done:
-                return stats
+                break
             progress(done)
+        return stats
 
     def run_batch(self, stats: ProcessStats) -> int:
         with self.stores() as store:

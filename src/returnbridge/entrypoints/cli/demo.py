@@ -19,6 +19,7 @@ from rich.table import Table
 from returnbridge.bootstrap import App
 from returnbridge.domain.errors import ReturnBridgeError
 from returnbridge.entrypoints.cli.common import console, open_app
+from returnbridge.entrypoints.cli.demo_amazon import AmazonLeg
 from returnbridge.entrypoints.cli.pipeline import drain_inbox, import_zigzag_file
 from returnbridge.masterdata.mappings_toml import DEFAULT_MAPPINGS
 from returnbridge.sandboxes.zigzag.generator import (
@@ -27,7 +28,7 @@ from returnbridge.sandboxes.zigzag.generator import (
     write_export,
     write_refunds,
 )
-from returnbridge.services.pipeline import ingest_stream
+from returnbridge.services.pipeline import ProcessStats, ingest_stream
 from returnbridge.services.ports import InboxRecord
 from returnbridge.services.reconcile import check
 from returnbridge.store.migrate import upgrade
@@ -52,7 +53,17 @@ def _refund_records(path: Path) -> list[InboxRecord]:
     return records
 
 
-def run_demo(rb: App, out: Path, returns: int, seed: int) -> dict[str, Any]:
+def run_demo(
+    rb: App,
+    out: Path,
+    returns: int,
+    seed: int,
+    *,
+    amazon: bool = True,
+    amazon_faults: float = 0.0,
+    amazon_reject_rate: float = 0.02,
+    cycles: int = 4,
+) -> dict[str, Any]:
     """The day, end to end; returns the summary written to ``out/summary.json``."""
     upgrade(rb.engine)
     with rb.stores() as store:
@@ -70,10 +81,18 @@ def run_demo(rb: App, out: Path, returns: int, seed: int) -> dict[str, Any]:
     rb.load_mappings(mappings_file)
     imported = import_zigzag_file(rb, export_file)
     refunds = ingest_stream(rb.stores, _refund_records(refunds_file), rb.clock)
-    stats = drain_inbox(rb)
+    leg = AmazonLeg(rb, seed, amazon_faults, amazon_reject_rate) if amazon else None
+    try:
+        stats = _process_in_cycles(rb, leg, cycles)
+        amazon_figures = leg.figures() if leg else None
+    finally:
+        if leg:
+            leg.stop()
     with rb.engine.connect() as conn:
         figures = summary(conn)
         breaches = check(SqlLedgerAudit(conn))
+    if amazon_figures is not None:
+        figures["amazon"] = amazon_figures
     figures.update(
         {
             "seed": seed,
@@ -97,6 +116,25 @@ def run_demo(rb: App, out: Path, returns: int, seed: int) -> dict[str, Any]:
         json.dumps(figures, indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )
     return figures
+
+
+def _process_in_cycles(rb: App, leg: AmazonLeg | None, cycles: int) -> ProcessStats:
+    """Process the day in ``cycles`` slices, closing a clearing cycle after each (the cut-offs
+    of the day); without Amazon, process it all at once."""
+    if leg is None:
+        return drain_inbox(rb)
+    with rb.stores() as store:
+        pending = store.inbox_pending()
+    size = max(1, -(-pending // cycles))
+    total = ProcessStats()
+    for n in range(1, cycles + 1):
+        stats = drain_inbox(rb, limit=size, label=f"processing, cut-off {n}/{cycles}")
+        total.processed += stats.processed
+        total.invalid += stats.invalid
+        total.failed += stats.failed
+        leg.close_cycle()
+    leg.catch_up()
+    return total
 
 
 def _print_summary(figures: dict[str, Any], out: Path, seconds: float) -> None:
@@ -124,6 +162,13 @@ def _print_summary(figures: dict[str, Any], out: Path, seconds: float) -> None:
     )
     verdict = "[green]hold[/]" if figures["invariants_ok"] else "[red]FAIL[/]"
     console.print(f"invariants: {verdict}")
+    if "amazon" in figures:
+        a = figures["amazon"]
+        console.print(
+            f"amazon: {a['calls']} calls ({a['retries']} retries) for {a['min_calls']} needed, "
+            f"vs {a['naive_calls']} posting each unit; {a['throttled']} throttled, "
+            f"{a['rejected_items']} items rejected, {a['stock_mismatches']} stock mismatches"
+        )
     for breach in figures["invariant_breaches"][:20]:
         console.print(f"  {breach}", markup=False)
     console.print(f"wrote {out / 'summary.json'} in {seconds:.1f}s")
@@ -138,6 +183,14 @@ def demo(
     out: Path = typer.Option(
         Path("demo-out"), "--out", help="Folder for the day's files and summary.json."
     ),
+    amazon: bool = typer.Option(True, help="Deliver the day to the Amazon SP-API sandbox."),
+    amazon_faults: float = typer.Option(
+        0.0, min=0.0, max=1.0, help="Share of Amazon requests that fail (429, 5xx, drops)."
+    ),
+    amazon_reject_rate: float = typer.Option(
+        0.02, min=0.0, max=1.0, help="Share of items the Amazon sandbox rejects."
+    ),
+    cycles: int = typer.Option(4, min=1, max=100, help="Clearing cycles (cut-offs) in the day."),
 ) -> None:
     """Run a realistic seeded day of returns through the whole pipeline."""
     out.mkdir(parents=True, exist_ok=True)
@@ -147,7 +200,16 @@ def demo(
         db = f"sqlite:///{out / 'returnbridge.db'}"
     started = time.perf_counter()
     with open_app(db, schema_ready=False) as rb:
-        figures = run_demo(rb, out, returns, seed)
+        figures = run_demo(
+            rb,
+            out,
+            returns,
+            seed,
+            amazon=amazon,
+            amazon_faults=amazon_faults,
+            amazon_reject_rate=amazon_reject_rate,
+            cycles=cycles,
+        )
     _print_summary(figures, out, time.perf_counter() - started)
     if not figures["invariants_ok"]:
         raise typer.Exit(1)

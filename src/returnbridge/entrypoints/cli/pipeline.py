@@ -58,13 +58,13 @@ def import_zigzag(
         )
 
 
-def drain_inbox(rb: App) -> ProcessStats:
-    """Process everything pending, with a progress bar."""
+def drain_inbox(rb: App, limit: int | None = None, label: str = "processing inbox") -> ProcessStats:
+    """Process everything pending (or about ``limit`` events), with a progress bar."""
     with rb.stores() as store:
         pending = store.inbox_pending()
     with progress_bar() as bar:
-        task = bar.add_task("processing inbox", total=pending)
-        stats = rb.processor.drain(progress=lambda n: bar.advance(task, n))
+        task = bar.add_task(label, total=min(pending, limit) if limit else pending)
+        stats = rb.processor.drain(progress=lambda n: bar.advance(task, n), limit=limit)
     return stats
 
 

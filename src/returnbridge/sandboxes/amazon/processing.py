@@ -7,7 +7,7 @@ transaction: every bad item is listed, and no item of a failed transaction is ap
 
 from __future__ import annotations
 
-import random
+import hashlib
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -61,10 +61,18 @@ def _quantity(item: dict[str, Any]) -> int:
     return int(quantity.get("amount", 0))
 
 
+def stable_draw(seed: int, what: str) -> float:
+    """A number in [0, 1) fixed by the seed and the item: Amazon rejects an item for a reason
+    of its data, so the same item is rejected again when it is sent again (and an item sent
+    beside it is not dragged along)."""
+    digest = hashlib.sha256(f"{seed}/reject/{what}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
 def judge_inventory(
     inventory: dict[str, Any],
     known_items: Collection[str],
-    rng: random.Random,
+    draw: Callable[[str], float],
     reject_rate: float,
 ) -> list[ItemProblem]:
     """Problems of a valid ``InventoryUpdate``, in item order."""
@@ -72,8 +80,7 @@ def judge_inventory(
     for index, item in enumerate(inventory["items"]):
         where = f"items[{index}]"
         name = identifier_of(item)
-        # Draw for every item, so one item's fate does not shift the draws of the next.
-        rejected = rng.random() < reject_rate
+        rejected = draw(name) < reject_rate
         found: list[ItemProblem] = []
         identifiers = {item.get("vendorProductIdentifier"), item.get("buyerProductIdentifier")}
         if known_items and not identifiers & set(known_items):
@@ -96,13 +103,13 @@ def judge_inventory(
 def judge_invoices(
     invoices: list[dict[str, Any]],
     invoice_known: Callable[[str], bool],
-    rng: random.Random,
+    draw: Callable[[str], float],
     reject_rate: float,
 ) -> list[ItemProblem]:
     """Problems of a valid ``SubmitInvoicesRequest``; each invoice is one item."""
     problems = []
     for index, invoice in enumerate(invoices):
-        rejected = rng.random() < reject_rate
+        rejected = draw(str(invoice["id"])) < reject_rate
         found: list[ItemProblem] = []
         for line, item in enumerate(invoice.get("items") or []):
             reference = (item.get("creditNoteDetails") or {}).get("referenceInvoiceNumber")

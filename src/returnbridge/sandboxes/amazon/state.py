@@ -33,6 +33,7 @@ from returnbridge.sandboxes.amazon.processing import (
     apply_inventory,
     judge_inventory,
     judge_invoices,
+    stable_draw,
 )
 from returnbridge.sandboxes.amazon.ratelimit import Clock, TokenBucket
 
@@ -148,6 +149,9 @@ class AmazonSandbox:
             self.tokens_issued = 0
 
     # ------------------------------------------------------------------ identity
+    def _reject_draw(self, what: str) -> float:
+        return stable_draw(self.config.seed, what)
+
     def _guid(self, rng: random.Random) -> str:
         return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
@@ -272,7 +276,7 @@ class AmazonSandbox:
             inventory = body["inventory"]
             transaction = self._accept(SUBMIT_INVENTORY, DF_STATUS, len(inventory["items"]))
             transaction.problems = judge_inventory(
-                inventory, self.config.known_items, self._outcome_rng, self.config.reject_rate
+                inventory, self.config.known_items, self._reject_draw, self.config.reject_rate
             )
             if self._settle(transaction):
                 apply_inventory(self.stock, warehouse_id, inventory)
@@ -292,7 +296,7 @@ class AmazonSandbox:
             invoices: list[dict[str, Any]] = body["invoices"]
             transaction = self._accept(SUBMIT_INVOICES, RETAIL_STATUS, len(invoices))
             transaction.problems = judge_invoices(
-                invoices, self._invoice_known, self._outcome_rng, self.config.reject_rate
+                invoices, self._invoice_known, self._reject_draw, self.config.reject_rate
             )
             if self._settle(transaction):
                 for invoice in invoices:
