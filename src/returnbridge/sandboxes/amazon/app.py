@@ -9,6 +9,7 @@ and so is ``Host`` (the library sends a mangled one for ``http://`` endpoints).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -125,6 +126,8 @@ def create_app(sandbox: AmazonSandbox) -> FastAPI:
         text = (await request.body()).decode("utf-8", "replace")
         form = {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}
         status, body = sandbox.issue_token(form)
+        if sandbox.config.hold_token_seconds:
+            await asyncio.sleep(sandbox.config.hold_token_seconds)
         return JSONResponse(body, status_code=status)
 
     async def state(request: Request) -> Response:

@@ -67,10 +67,17 @@ class SandboxConfig:
     """Share of vendor requests delayed by ``slow_seconds`` before handling."""
     slow_seconds: float = 2.0
     """The delay of a slow request."""
+    hold_response_seconds: float = 0.0
+    """Every vendor answer waits this long *after* the request was handled (crash tests kill
+    the client in that window: the state changed, the client never heard)."""
+    hold_operations: frozenset[str] = frozenset()
+    """The operationIds ``hold_response_seconds`` applies to (empty: every vendor operation)."""
+    hold_token_seconds: float = 0.0
+    """Every LWA token answer waits this long (a client killed then has sent nothing)."""
 
     def __post_init__(self) -> None:
         # Accept plain sets and lists for the set-valued knobs; store them frozen.
-        for name in ("refresh_tokens", "known_items", "known_invoices"):
+        for name in ("refresh_tokens", "known_items", "known_invoices", "hold_operations"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
         for name in (
             "reject_rate",
@@ -101,6 +108,8 @@ class SandboxConfig:
             raise ValueError(
                 f"SandboxConfig.polls_until_final must be >= 0, got {self.polls_until_final!r}"
             )
+        if self.hold_response_seconds < 0 or self.hold_token_seconds < 0:
+            raise ValueError("SandboxConfig: hold times must be >= 0")
         if self.slow_seconds < 0:
             raise ValueError(f"SandboxConfig.slow_seconds must be >= 0, got {self.slow_seconds!r}")
 
@@ -122,6 +131,6 @@ class SandboxConfig:
         """The knobs as JSON-ready values, without the client secret."""
         data = asdict(self)
         data.pop("client_secret")
-        for name in ("refresh_tokens", "known_items", "known_invoices"):
+        for name in ("refresh_tokens", "known_items", "known_invoices", "hold_operations"):
             data[name] = sorted(data[name])
         return data

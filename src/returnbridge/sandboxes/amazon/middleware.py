@@ -41,6 +41,12 @@ class SandboxMiddleware:
         operation = operation_for(scope["method"], scope["path"])
 
         async def send_with_headers(message: Message) -> None:
+            config = sandbox.config
+            held = operation is not None and (
+                not config.hold_operations or operation.operation_id in config.hold_operations
+            )
+            if message["type"] == "http.response.start" and held and config.hold_response_seconds:
+                await asyncio.sleep(config.hold_response_seconds)
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 headers = list(message.get("headers", []))

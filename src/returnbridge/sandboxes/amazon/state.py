@@ -149,6 +149,11 @@ class AmazonSandbox:
             self.tokens_issued = 0
 
     # ------------------------------------------------------------------ identity
+    def reconfigure(self, config: SandboxConfig) -> None:
+        """Change the knobs from now on, keeping the state (stock, transactions, credit notes)."""
+        with self._lock:
+            self.config = config
+
     def _reject_draw(self, what: str) -> float:
         return stable_draw(self.config.seed, what)
 

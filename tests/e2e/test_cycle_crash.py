@@ -1,0 +1,133 @@
+"""Crash tests: SIGKILL of `cycle close` at each step of a clearing cycle, then a restart.
+
+Amazon (the sandbox, in this process) must end holding exactly the ledger's stock, whatever
+instant the worker died at: before sending, after Amazon applied a request but before the
+worker recorded it, or while it polled the transaction status.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from returnbridge.sandboxes.amazon.config import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_REFRESH_TOKEN,
+    SandboxConfig,
+)
+from returnbridge.sandboxes.amazon.server import RunningSandbox, start_sandbox
+
+pytestmark = pytest.mark.crash
+RUN = [sys.executable, "-m", "returnbridge"]
+
+
+def _env(amazon: RunningSandbox) -> dict[str, str]:
+    return {
+        **os.environ,
+        "RETURNBRIDGE_AMAZON_ENDPOINT": amazon.url,
+        "RETURNBRIDGE_AMAZON_LWA_URL": amazon.lwa_url,
+        "RETURNBRIDGE_AMAZON_CLIENT_ID": DEFAULT_CLIENT_ID,
+        "RETURNBRIDGE_AMAZON_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
+        "RETURNBRIDGE_AMAZON_REFRESH_TOKEN": DEFAULT_REFRESH_TOKEN,
+        "RETURNBRIDGE_AMAZON_SELLING_PARTY": "CASTORE",
+        "RETURNBRIDGE_AMAZON_ITEMS_PER_CALL": "40",
+    }
+
+
+def _prepared(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT count(*) FROM amazon_submissions").fetchone()[0])
+
+
+def _accepted(amazon: RunningSandbox) -> int:
+    return amazon.sandbox.counters["submitInventoryUpdate"].accepted
+
+
+def _polled(amazon: RunningSandbox) -> int:
+    return sum(t.status_reads for t in amazon.sandbox.transactions.values())
+
+
+STEPS: dict[str, tuple[dict[str, object], Callable[[Path, RunningSandbox], bool]]] = {
+    # Prepared and committed, then killed while waiting for a token: nothing reached Amazon.
+    "before send": ({"hold_token_seconds": 30.0}, lambda db, amazon: _prepared(db) > 0),
+    # Amazon applied the first request; the worker dies before recording its transaction id.
+    "after send before record": (
+        {"hold_response_seconds": 30.0},
+        lambda db, amazon: _accepted(amazon) > 0,
+    ),
+    # Every request recorded; killed while Amazon is answering a status poll.
+    "during status polling": (
+        {"hold_response_seconds": 0.0},
+        lambda db, amazon: _polled(amazon) > 0,
+    ),
+}
+
+
+@pytest.mark.parametrize("step", list(STEPS))
+def test_a_worker_killed_mid_cycle_restarts_and_amazon_ends_equal_to_the_ledger(
+    tmp_path: Path, step: str
+) -> None:
+    out = tmp_path / "day"
+    subprocess.run(
+        [*RUN, "demo", "--returns", "400", "--seed", "3", "--no-amazon", "--out", str(out)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    db_file = out / "returnbridge.db"
+    db = f"sqlite:///{db_file}"
+    knobs, reached = STEPS[step]
+    base = SandboxConfig(seed=3, polls_until_final=3)
+    with start_sandbox(replace(base, **knobs)) as amazon:  # type: ignore[arg-type]
+        worker = subprocess.Popen(
+            [*RUN, "cycle", "close", "--poll-seconds", "0.2", "--db", db],
+            env=_env(amazon),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 60
+        while not reached(db_file, amazon):
+            assert worker.poll() is None, worker.communicate()
+            assert time.monotonic() < deadline, f"never reached {step}"
+            time.sleep(0.02)
+        worker.send_signal(signal.SIGKILL)
+        worker.communicate(timeout=30)
+        assert worker.returncode == -signal.SIGKILL
+
+        amazon.sandbox.reconfigure(base)  # Amazon answers promptly again
+        restarted = subprocess.run(
+            [*RUN, "cycle", "close", "--poll-seconds", "0.05", "--db", db],
+            env=_env(amazon),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert restarted.returncode == 0, restarted.stderr
+        stock = dict(amazon.sandbox.stock)
+    with sqlite3.connect(db_file) as conn:
+        ledger = {
+            (w, s): q
+            for w, s, q in conn.execute(
+                "SELECT warehouse, sku, sum(quantity) FROM stock_movements GROUP BY 1, 2"
+            )
+            if q
+        }
+        unsynced = conn.execute(
+            "SELECT count(*) FROM outbox WHERE topic = 'amazon.inventory' AND status != 'sent'"
+        ).fetchone()[0]
+    assert {k: v for k, v in stock.items() if v} == ledger
+    assert unsynced == 0
+    check = subprocess.run(
+        [*RUN, "reconcile", "--check", "--db", db], capture_output=True, timeout=120
+    )
+    assert check.returncode == 0
