@@ -8,10 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from returnbridge.entrypoints.cli.demo_amazon import sandbox_env
 from returnbridge.sandboxes.amazon.config import (
-    DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
-    DEFAULT_REFRESH_TOKEN,
     SandboxConfig,
 )
 from returnbridge.sandboxes.amazon.server import start_sandbox
@@ -28,15 +27,7 @@ def test_cycle_close_brings_amazons_stock_to_the_ledger(tmp_path: Path) -> None:
     )
     db = f"sqlite:///{out / 'returnbridge.db'}"
     with start_sandbox(SandboxConfig(seed=9).with_faults(0.2)) as amazon:
-        env = {
-            **os.environ,
-            "RETURNBRIDGE_AMAZON_ENDPOINT": amazon.url,
-            "RETURNBRIDGE_AMAZON_LWA_URL": amazon.lwa_url,
-            "RETURNBRIDGE_AMAZON_CLIENT_ID": DEFAULT_CLIENT_ID,
-            "RETURNBRIDGE_AMAZON_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
-            "RETURNBRIDGE_AMAZON_REFRESH_TOKEN": DEFAULT_REFRESH_TOKEN,
-            "RETURNBRIDGE_AMAZON_SELLING_PARTY": "CASTORE",
-        }
+        env = {**os.environ, **sandbox_env(amazon)}
         closed = subprocess.run(
             [*run, "cycle", "close", "--poll-seconds", "0", "--db", db],
             env=env,

@@ -19,10 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from returnbridge.entrypoints.cli.demo_amazon import sandbox_env
 from returnbridge.sandboxes.amazon.config import (
-    DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
-    DEFAULT_REFRESH_TOKEN,
     SandboxConfig,
 )
 from returnbridge.sandboxes.amazon.server import RunningSandbox, start_sandbox
@@ -32,16 +30,7 @@ RUN = [sys.executable, "-m", "returnbridge"]
 
 
 def _env(amazon: RunningSandbox) -> dict[str, str]:
-    return {
-        **os.environ,
-        "RETURNBRIDGE_AMAZON_ENDPOINT": amazon.url,
-        "RETURNBRIDGE_AMAZON_LWA_URL": amazon.lwa_url,
-        "RETURNBRIDGE_AMAZON_CLIENT_ID": DEFAULT_CLIENT_ID,
-        "RETURNBRIDGE_AMAZON_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
-        "RETURNBRIDGE_AMAZON_REFRESH_TOKEN": DEFAULT_REFRESH_TOKEN,
-        "RETURNBRIDGE_AMAZON_SELLING_PARTY": "CASTORE",
-        "RETURNBRIDGE_AMAZON_ITEMS_PER_CALL": "40",
-    }
+    return {**os.environ, **sandbox_env(amazon), "RETURNBRIDGE_AMAZON_ITEMS_PER_CALL": "40"}
 
 
 def _prepared(db: Path) -> int:

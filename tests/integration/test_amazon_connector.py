@@ -10,12 +10,10 @@ from itertools import count
 import pytest
 
 from returnbridge.connectors.amazon.limits import RateLimiter, RetryPolicy
-from returnbridge.connectors.amazon.spapi import SpApiConfig, SpApiVendor
+from returnbridge.connectors.amazon.spapi import SpApiVendor
 from returnbridge.domain.errors import AmazonRequestRejected
+from returnbridge.entrypoints.cli.demo_amazon import sandbox_vendor
 from returnbridge.sandboxes.amazon.config import (
-    DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
-    DEFAULT_REFRESH_TOKEN,
     SandboxConfig,
 )
 from returnbridge.sandboxes.amazon.server import RunningSandbox, start_sandbox
@@ -36,20 +34,11 @@ def _close_vendors() -> Iterator[None]:
 
 
 def vendor_for(sandbox: RunningSandbox, **kw: object) -> SpApiVendor:
-    config = SpApiConfig(
-        endpoint=sandbox.url,
-        lwa_url=sandbox.lwa_url,
-        client_id=DEFAULT_CLIENT_ID,
-        client_secret=DEFAULT_CLIENT_SECRET,
-        refresh_token=DEFAULT_REFRESH_TOKEN,
-        selling_party="CASTORE",
-        remit_to_party="CASTORE",
-    )
-    vendor = SpApiVendor(
-        config,
+    vendor = sandbox_vendor(
+        sandbox,
         retry=RetryPolicy(attempts=12, base_seconds=0.01, cap_seconds=0.1),
         rng=random.Random(3),
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
     OPEN.append(vendor)
     return vendor

@@ -13,11 +13,9 @@ from sqlalchemy import select
 
 from returnbridge.bootstrap import App
 from returnbridge.connectors.amazon.limits import RetryPolicy
-from returnbridge.connectors.amazon.spapi import SpApiConfig, SpApiVendor
+from returnbridge.connectors.amazon.spapi import SpApiVendor
+from returnbridge.entrypoints.cli.demo_amazon import sandbox_vendor
 from returnbridge.sandboxes.amazon.config import (
-    DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
-    DEFAULT_REFRESH_TOKEN,
     SandboxConfig,
 )
 from returnbridge.sandboxes.amazon.server import RunningSandbox, start_sandbox
@@ -35,17 +33,8 @@ def amazon() -> Iterator[RunningSandbox]:
 
 @pytest.fixture
 def vendor(amazon: RunningSandbox) -> Iterator[SpApiVendor]:
-    config = SpApiConfig(
-        endpoint=amazon.url,
-        lwa_url=amazon.lwa_url,
-        client_id=DEFAULT_CLIENT_ID,
-        client_secret=DEFAULT_CLIENT_SECRET,
-        refresh_token=DEFAULT_REFRESH_TOKEN,
-        selling_party="CASTORE",
-        remit_to_party="CASTORE",
-    )
-    client = SpApiVendor(
-        config,
+    client = sandbox_vendor(
+        amazon,
         retry=RetryPolicy(attempts=12, base_seconds=0.01, cap_seconds=0.1),
         rng=random.Random(4),
     )

@@ -32,6 +32,32 @@ from returnbridge.store.tables import exceptions, outbox, stock_movements
 CATCH_UP_CYCLES = 3  # items released from a failed transaction go again in the next cycle
 
 
+def sandbox_vendor(running: RunningSandbox, **options: Any) -> SpApiVendor:
+    """The SP-API connector pointed at a running sandbox with its published credentials."""
+    config = SpApiConfig(
+        endpoint=running.url,
+        lwa_url=running.lwa_url,
+        client_id=DEFAULT_CLIENT_ID,
+        client_secret=DEFAULT_CLIENT_SECRET,
+        refresh_token=DEFAULT_REFRESH_TOKEN,
+        selling_party="CASTORE",
+        remit_to_party="CASTORE",
+    )
+    return SpApiVendor(config, **options)
+
+
+def sandbox_env(running: RunningSandbox) -> dict[str, str]:
+    """The RETURNBRIDGE_AMAZON_* settings that point returnbridge at a running sandbox."""
+    return {
+        "RETURNBRIDGE_AMAZON_ENDPOINT": running.url,
+        "RETURNBRIDGE_AMAZON_LWA_URL": running.lwa_url,
+        "RETURNBRIDGE_AMAZON_CLIENT_ID": DEFAULT_CLIENT_ID,
+        "RETURNBRIDGE_AMAZON_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
+        "RETURNBRIDGE_AMAZON_REFRESH_TOKEN": DEFAULT_REFRESH_TOKEN,
+        "RETURNBRIDGE_AMAZON_SELLING_PARTY": "CASTORE",
+    }
+
+
 class AmazonLeg:
     """Owns the sandbox and the connector for one demo run."""
 
@@ -39,16 +65,8 @@ class AmazonLeg:
         self.rb = rb
         config = SandboxConfig(seed=seed, polls_until_final=1, reject_rate=reject_rate)
         self.running: RunningSandbox = start_sandbox(config.with_faults(faults))
-        self.vendor = SpApiVendor(
-            SpApiConfig(
-                endpoint=self.running.url,
-                lwa_url=self.running.lwa_url,
-                client_id=DEFAULT_CLIENT_ID,
-                client_secret=DEFAULT_CLIENT_SECRET,
-                refresh_token=DEFAULT_REFRESH_TOKEN,
-                selling_party="CASTORE",
-                remit_to_party="CASTORE",
-            ),
+        self.vendor = sandbox_vendor(
+            self.running,
             retry=RetryPolicy(attempts=12, base_seconds=0.02, cap_seconds=0.5),
             rng=random.Random(seed),
         )

@@ -65,6 +65,8 @@ def drain_inbox(rb: App, limit: int | None = None, label: str = "processing inbo
     with progress_bar() as bar:
         task = bar.add_task(label, total=min(pending, limit) if limit else pending)
         stats = rb.processor.drain(progress=lambda n: bar.advance(task, n), limit=limit)
+        # Batches may end past the limit: show what was done, not what was aimed at.
+        bar.update(task, total=stats.total, completed=stats.total)
     return stats
 
 
