@@ -194,3 +194,24 @@ def test_a_rejected_line_reprocessed_is_sent_again_and_syncs(
         == resent
         == {("UK-DC1", "CAS-123-BLK-M"): 2, ("DE-DC1", "CAS-123-BLK-M"): 1}
     )
+
+
+def test_a_rejected_line_can_be_ignored_with_a_reason_though_it_holds_units(
+    rb: App, amazon: RunningSandbox, vendor: SpApiVendor
+) -> None:
+    from returnbridge.services.exceptions import Action, Resolution, resolve
+
+    amazon.sandbox.reset(SandboxConfig(seed=2, known_items=frozenset({"CAS-456-WHT-L"})))
+    a_day(rb)
+    cycle(rb, vendor).close()
+    with rb.stores() as store:
+        record = store.list_exceptions("open", "AMAZON_REJECTED", 1)[0]
+    assert record.units_received > 0
+    closed = resolve(
+        rb.stores,
+        record.id,
+        Resolution(Action.IGNORE, "ops", note="not sold on Amazon any more"),
+        rb.processor,
+    )
+    assert (closed.status, closed.resolution) == ("ignored", "ignore")
+    assert [a["action"] for a in closed.actions] == ["ignore"]

@@ -26,6 +26,7 @@ from returnbridge.services.pipeline import Processor
 from returnbridge.services.ports import Clock, ExceptionRecord, InboxRecord, Store, StoreFactory
 
 MANUAL_SOURCE = "manual"
+AMAZON_CODES = frozenset({ExceptionCode.AMAZON_REJECTED, ExceptionCode.AMAZON_STUCK})
 
 
 class Action(StrEnum):
@@ -67,6 +68,20 @@ def _refuse_if_unfit(record: ExceptionRecord, request: Resolution) -> None:
         raise ExceptionActionRefused("say who is acting (--actor)")
     if request.action is Action.IGNORE and not request.note.strip():
         raise ExceptionActionRefused("ignoring an exception needs a reason (--note)")
+    if record.code in AMAZON_CODES:
+        # The books are right; only Amazon's copy of the stock is wrong.
+        if (
+            request.action is Action.WRITE_OFF
+            or request.sku
+            or request.reason
+            or request.disposition
+        ):
+            raise ExceptionActionRefused(
+                f"{record.code} is about Amazon's copy of the stock, not the return: fix the "
+                "item in Vendor Central, then reprocess (it is sent again in the next cycle), "
+                "or ignore it with a reason"
+            )
+        return
     if record.line_id is None:
         if request.action is Action.WRITE_OFF:
             raise ExceptionActionRefused(
@@ -105,20 +120,11 @@ def _refuse_if_unfit(record: ExceptionRecord, request: Resolution) -> None:
         )
 
 
-AMAZON_CODES = frozenset({ExceptionCode.AMAZON_REJECTED, ExceptionCode.AMAZON_STUCK})
-
-
 def _resolve_amazon(
     store: Store, record: ExceptionRecord, request: Resolution, now: datetime
 ) -> None:
     """Amazon refused (or never confirmed) a stock update: the books are right, Amazon's view
     is not. Reprocess sends the line's position again in the next cycle; ignore accepts it."""
-    if request.action is Action.WRITE_OFF or request.sku or request.reason or request.disposition:
-        raise ExceptionActionRefused(
-            f"{record.code} is about Amazon's copy of the stock, not the return: fix the item in "
-            "Vendor Central, then reprocess (it is sent again in the next cycle), or ignore it "
-            "with a reason"
-        )
     if request.action is Action.REPROCESS:
         store.release_amazon_messages(record.case_key or "", record.line_id or "")
         store.close_exception(
@@ -159,12 +165,6 @@ def request_resolution(
     if record.line_id is None and request.action is Action.REPROCESS:
         _refuse_unreadable_reprocess(store, record)
     now = clock()
-    if record.code in AMAZON_CODES:
-        store.add_exception_action(
-            record.id, request.action.value, request.actor, now, request.note, {}
-        )
-        _resolve_amazon(store, record, request, now)
-        return record
     detail = {
         k: v
         for k, v in (
@@ -177,6 +177,9 @@ def request_resolution(
     store.add_exception_action(
         record.id, request.action.value, request.actor, now, request.note, detail
     )
+    if record.code in AMAZON_CODES:
+        _resolve_amazon(store, record, request, now)
+        return record
     if record.line_id is None:
         if request.action is Action.IGNORE:
             store.close_exception(record.id, "ignored", now, request.actor, "ignore", request.note)
