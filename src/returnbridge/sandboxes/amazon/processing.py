@@ -3,6 +3,9 @@
 A request that passed validation (202) can still end as a ``Failure`` transaction. Amazon's
 model gives a transaction one status with an error list, so one bad item fails the whole
 transaction: every bad item is listed, and no item of a failed transaction is applied.
+
+Vendor Central refuses an invoice number it already holds (``DuplicateInvoice``) and keeps the
+first: a resent invoice or credit note fails its transaction instead of replacing the original.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from typing import Any, Literal
 from returnbridge.sandboxes.amazon.wire import ApiError, api_error
 
 Status = Literal["Processing", "Success", "Failure"]
+
+DUPLICATE_INVOICE = "DuplicateInvoice"
+"""The code of an invoice whose number Amazon already holds: refused, not a rejected record."""
 
 
 @dataclass(frozen=True)
@@ -103,25 +109,39 @@ def judge_inventory(
 def judge_invoices(
     invoices: list[dict[str, Any]],
     invoice_known: Callable[[str], bool],
+    held: Callable[[str, str], bool],
     draw: Callable[[str], float],
     reject_rate: float,
 ) -> list[ItemProblem]:
-    """Problems of a valid ``SubmitInvoicesRequest``; each invoice is one item."""
+    """Problems of a valid ``SubmitInvoicesRequest``; each invoice is one item.
+
+    An invoice whose number Amazon already holds (``held(invoiceType, id)``) or that appears
+    earlier in the same request is a ``DuplicateInvoice``: Amazon keeps the first. A duplicate
+    is refused for its number, so it is not also drawn for rejection; its lines are still
+    checked for unknown references.
+    """
     problems = []
+    seen: set[str] = set()
     for index, invoice in enumerate(invoices):
-        rejected = draw(str(invoice["id"])) < reject_rate
+        number, kind = str(invoice["id"]), str(invoice["invoiceType"])
+        duplicate = number in seen or held(kind, number)
+        seen.add(number)
+        rejected = not duplicate and draw(number) < reject_rate
         found: list[ItemProblem] = []
+        if duplicate:
+            message = f"{kind} '{number}' has already been submitted; Amazon keeps the first."
+            found.append(ItemProblem(index, DUPLICATE_INVOICE, message, f"invoices[{index}]"))
         for line, item in enumerate(invoice.get("items") or []):
             reference = (item.get("creditNoteDetails") or {}).get("referenceInvoiceNumber")
             if reference and not invoice_known(reference):
                 message = (
-                    f"Credit note '{invoice['id']}' references invoice '{reference}', "
+                    f"Credit note '{number}' references invoice '{reference}', "
                     "which Amazon does not know."
                 )
                 where = f"invoices[{index}].items[{line}]"
                 found.append(ItemProblem(index, "UnknownReference", message, where))
         if rejected and not found:
-            message = f"{invoice['invoiceType']} '{invoice['id']}' was rejected by Amazon."
+            message = f"{kind} '{number}' was rejected by Amazon."
             found.append(ItemProblem(index, "Rejected", message, f"invoices[{index}]"))
         problems += found
     return problems

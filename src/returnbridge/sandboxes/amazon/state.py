@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -28,9 +28,11 @@ from returnbridge.sandboxes.amazon.catalog import (
 )
 from returnbridge.sandboxes.amazon.config import SandboxConfig
 from returnbridge.sandboxes.amazon.processing import (
+    DUPLICATE_INVOICE,
     Status,
     Transaction,
     apply_inventory,
+    identifier_of,
     judge_inventory,
     judge_invoices,
     stable_draw,
@@ -74,13 +76,29 @@ class OperationCounters:
         }
 
 
+RecordKind = Literal["inventory", "invoice"]
+
+
 @dataclass(frozen=True)
 class RejectedItem:
-    """One bad item of a failed transaction."""
+    """One bad item of a failed transaction, and the record it carried."""
 
     transaction_id: str
     index: int
     code: str
+    kind: RecordKind
+    record: str
+    """The record's identity: ``warehouseId/identifier`` for inventory, the invoice id."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, as in ``snapshot()``."""
+        return {
+            "transactionId": self.transaction_id,
+            "index": self.index,
+            "code": self.code,
+            "kind": self.kind,
+            "record": self.record,
+        }
 
 
 @dataclass(frozen=True)
@@ -104,10 +122,12 @@ class AmazonSandbox:
     - ``stock``: ``(warehouseId, identifier) -> availableQuantity`` as last applied; the
       identifier is ``vendorProductIdentifier``, else the ASIN (``buyerProductIdentifier``).
     - ``credit_notes`` / ``invoices``: id -> the accepted ``Invoice`` JSON, by invoiceType.
-    - ``duplicate_credit_notes`` (count) and ``duplicate_credit_note_ids``: credit notes
-      accepted again in a later successful transaction, not applied twice.
-    - ``rejected_items``: one ``RejectedItem`` per bad item of a failed transaction;
-      ``failed_transaction_items``: all items of failed transactions (none applied).
+    - ``duplicate_credit_notes`` (count) and ``duplicate_credit_note_ids``: credit-note numbers
+      submitted again and refused as ``DuplicateInvoice``, one per occurrence.
+    - ``rejected_items``: one ``RejectedItem`` per problem of a failed transaction, except
+      ``DuplicateInvoice``, which goes to ``refused_duplicates`` (Amazon holds the first, it did
+      not reject the record); ``rejected_records()``: the distinct records rejected, however
+      often resent; ``failed_transaction_items``: all items of failed transactions (none applied).
     - ``transactions``: transactionId -> ``Transaction``.
     - ``counters``: operationId -> ``OperationCounters``; ``token_requests``, ``tokens_issued``.
     """
@@ -142,6 +162,7 @@ class AmazonSandbox:
             self.duplicate_credit_notes = 0
             self.duplicate_credit_note_ids: list[str] = []
             self.rejected_items: list[RejectedItem] = []
+            self.refused_duplicates: list[RejectedItem] = []
             self.failed_transaction_items = 0
             self.transactions: dict[str, Transaction] = {}
             self.counters = {name: OperationCounters() for name in self.catalog}
@@ -259,8 +280,11 @@ class AmazonSandbox:
             item_count=items,
         )
 
-    def _settle(self, transaction: Transaction) -> bool:
-        """Record the transaction; True when it succeeded and its items are to be applied."""
+    def _settle(self, transaction: Transaction, kind: RecordKind, records: Sequence[str]) -> bool:
+        """Record the transaction; True when it succeeded and its items are to be applied.
+
+        ``records`` names the record of each item, by position, for ``rejected_records()``.
+        """
         self.transactions[transaction.transaction_id] = transaction
         if transaction.outcome == "Processing":
             transaction.problems = []  # stuck: never decided, never applied
@@ -268,10 +292,12 @@ class AmazonSandbox:
         if transaction.problems:
             transaction.outcome = "Failure"
             self.failed_transaction_items += transaction.item_count
-            self.rejected_items += [
-                RejectedItem(transaction.transaction_id, p.index, p.code)
-                for p in transaction.problems
-            ]
+            for p in transaction.problems:
+                bad = RejectedItem(
+                    transaction.transaction_id, p.index, p.code, kind, records[p.index]
+                )
+                refused = p.code == DUPLICATE_INVOICE
+                (self.refused_duplicates if refused else self.rejected_items).append(bad)
             return False
         return True
 
@@ -283,7 +309,8 @@ class AmazonSandbox:
             transaction.problems = judge_inventory(
                 inventory, self.config.known_items, self._reject_draw, self.config.reject_rate
             )
-            if self._settle(transaction):
+            records = [f"{warehouse_id}/{identifier_of(i)}" for i in inventory["items"]]
+            if self._settle(transaction, "inventory", records):
                 apply_inventory(self.stock, warehouse_id, inventory)
             return transaction.transaction_id
 
@@ -291,28 +318,40 @@ class AmazonSandbox:
         known = self.config.known_invoices
         return not known or number in known or number in self.invoices
 
+    def _book(self, invoice_type: str) -> dict[str, dict[str, Any]]:
+        """Where Amazon holds accepted invoices of that ``invoiceType``."""
+        return self.credit_notes if invoice_type == "CreditNote" else self.invoices
+
+    def _held(self, invoice_type: str, number: str) -> bool:
+        return number in self._book(invoice_type)
+
     def submit_invoices(self, body: dict[str, Any]) -> str:
         """Accept a valid ``SubmitInvoicesRequest``; returns the transactionId.
 
-        A credit note id already accepted earlier counts in ``duplicate_credit_notes`` and is
-        not applied again; the transaction still succeeds.
+        An invoice number Amazon already holds, or repeated within the request, fails the
+        transaction with ``DuplicateInvoice`` (counted in ``duplicate_credit_notes`` for a
+        credit note); the first stays as it was.
         """
         with self._lock:
             invoices: list[dict[str, Any]] = body["invoices"]
             transaction = self._accept(SUBMIT_INVOICES, RETAIL_STATUS, len(invoices))
             transaction.problems = judge_invoices(
-                invoices, self._invoice_known, self._reject_draw, self.config.reject_rate
+                invoices,
+                self._invoice_known,
+                self._held,
+                self._reject_draw,
+                self.config.reject_rate,
             )
-            if self._settle(transaction):
+            records = [str(invoice["id"]) for invoice in invoices]
+            if self._settle(transaction, "invoice", records):
                 for invoice in invoices:
-                    number = invoice["id"]
-                    if invoice["invoiceType"] != "CreditNote":
-                        self.invoices.setdefault(number, invoice)
-                    elif number in self.credit_notes:
-                        self.duplicate_credit_notes += 1
-                        self.duplicate_credit_note_ids.append(number)
-                    else:
-                        self.credit_notes[number] = invoice
+                    self._book(invoice["invoiceType"])[invoice["id"]] = invoice
+                return transaction.transaction_id
+            for problem in transaction.problems:  # empty when stuck: never decided
+                refused = invoices[problem.index]
+                if problem.code == DUPLICATE_INVOICE and refused["invoiceType"] == "CreditNote":
+                    self.duplicate_credit_notes += 1
+                    self.duplicate_credit_note_ids.append(str(refused["id"]))
             return transaction.transaction_id
 
     # -------------------------------------------------------------------- status
@@ -343,6 +382,12 @@ class AmazonSandbox:
             return result
 
     # ---------------------------------------------------------------- inspection
+    def rejected_records(self) -> set[tuple[RecordKind, str]]:
+        """The distinct records Amazon rejected, as ``(kind, identity)``: a record rejected in
+        several transactions (say, a request resent after its answer was lost) counts once."""
+        with self._lock:
+            return {(r.kind, r.record) for r in self.rejected_items}
+
     def snapshot(self) -> dict[str, Any]:
         """Everything inspectable, as JSON (served at ``GET /_sandbox/state``)."""
         with self._lock:
@@ -356,10 +401,9 @@ class AmazonSandbox:
                 "invoices": dict(self.invoices),
                 "duplicate_credit_notes": self.duplicate_credit_notes,
                 "duplicate_credit_note_ids": list(self.duplicate_credit_note_ids),
-                "rejected_items": [
-                    {"transactionId": r.transaction_id, "index": r.index, "code": r.code}
-                    for r in self.rejected_items
-                ],
+                "rejected_items": [r.as_dict() for r in self.rejected_items],
+                "refused_duplicates": [r.as_dict() for r in self.refused_duplicates],
+                "rejected_records": [list(r) for r in sorted(self.rejected_records())],
                 "failed_transaction_items": self.failed_transaction_items,
                 "transactions": {
                     t.transaction_id: {
