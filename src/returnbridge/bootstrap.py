@@ -98,6 +98,8 @@ class App:
         engine = self.engine
         settings = CycleSettings(
             items_per_call=self.settings.amazon_items_per_call,
+            invoices_per_call=self.settings.amazon_invoices_per_call,
+            credit_note_prefix=self.settings.amazon_credit_note_prefix,
             stuck_after=timedelta(hours=self.settings.amazon_stuck_after_hours),
         )
         return ClearingCycle(lambda: cycle_transaction(engine), vendor, self.clock, settings)

@@ -48,6 +48,17 @@ class Settings(BaseSettings):
         le=10_000,
         description="Items per submitInventoryUpdate call (the model sets no limit; ours).",
     )
+    amazon_invoices_per_call: int = Field(
+        default=100,
+        ge=1,
+        le=1_000,
+        description="Credit notes per submitInvoices call (the model sets no limit; ours).",
+    )
+    amazon_credit_note_prefix: str = Field(
+        default="RBCN",
+        pattern=r"^[A-Z0-9]{1,10}$",
+        description="Starts every credit-note number we issue (numbers are ours alone).",
+    )
     amazon_stuck_after_hours: float = Field(
         default=24.0, gt=0, description="A transaction Processing longer is AMAZON_STUCK."
     )

@@ -242,5 +242,9 @@ def test_the_demo_delivers_the_day_to_amazon_through_faults_with_nothing_lost(
     assert amazon["stock_mismatches"] == 0
     assert amazon["retries"] > 0 and amazon["calls"] - amazon["retries"] == amazon["min_calls"]
     assert amazon["rejected_items"] == amazon["sandbox_rejected_items"] > 0
+    assert amazon["rejections_unmatched"] == 0  # the same records, not just as many
     assert amazon["rejected_lines"] >= amazon["rejected_items"]
     assert amazon["naive_calls"] >= 50 * amazon["min_calls"]
+    # Every return's credit reached Amazon once, or is held by an open AMAZON_* exception.
+    assert amazon["credit_notes"] > 1000 and amazon["credit_mismatches"] == 0
+    assert amazon["credited_minor"] <= amazon["credit_owed_minor"]

@@ -1,12 +1,14 @@
 """Crash tests: SIGKILL of `cycle close` at each step of a clearing cycle, then a restart.
 
-Amazon (the sandbox, in this process) must end holding exactly the ledger's stock, whatever
-instant the worker died at: before sending, after Amazon applied a request but before the
-worker recorded it, or while it polled the transaction status.
+Amazon (the sandbox, in this process) must end holding exactly the ledger's stock and exactly
+the credit each return owes (no credit note applied twice, none lost), whatever instant the
+worker died at: before sending, after Amazon applied a request (stock or credit notes) but
+before the worker recorded it, or while it polled the transaction status.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -15,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -38,8 +41,8 @@ def _prepared(db: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM amazon_submissions").fetchone()[0])
 
 
-def _accepted(amazon: RunningSandbox) -> int:
-    return amazon.sandbox.counters["submitInventoryUpdate"].accepted
+def _accepted(amazon: RunningSandbox, operation: str = "submitInventoryUpdate") -> int:
+    return amazon.sandbox.counters[operation].accepted
 
 
 def _polled(amazon: RunningSandbox) -> int:
@@ -53,6 +56,12 @@ STEPS: dict[str, tuple[dict[str, object], Callable[[Path, RunningSandbox], bool]
     "after send before record": (
         {"hold_response_seconds": 30.0},
         lambda db, amazon: _accepted(amazon) > 0,
+    ),
+    # Amazon took the credit notes; the worker dies before recording the transaction id, so
+    # the restart sends the same numbers again.
+    "credit notes after send before record": (
+        {"hold_response_seconds": 30.0, "hold_operations": frozenset({"submitInvoices"})},
+        lambda db, amazon: _accepted(amazon, "submitInvoices") > 0,
     ),
     # Every request recorded; killed while Amazon is answering a status poll.
     "during status polling": (
@@ -103,6 +112,14 @@ def test_a_worker_killed_mid_cycle_restarts_and_amazon_ends_equal_to_the_ledger(
         )
         assert restarted.returncode == 0, restarted.stderr
         stock = dict(amazon.sandbox.stock)
+        if step == "credit notes after send before record":
+            # The restart did send the same numbers again, and Amazon refused the copies.
+            assert amazon.sandbox.duplicate_credit_notes > 0
+        credited: dict[str, int] = {}
+        for note in amazon.sandbox.credit_notes.values():
+            reference = note["items"][0]["creditNoteDetails"]["returnsReferenceNumber"]
+            amount = Decimal(note["invoiceTotal"]["amount"]) * 100
+            credited[reference] = credited.get(reference, 0) + int(amount)
     with sqlite3.connect(db_file) as conn:
         ledger = {
             (w, s): q
@@ -112,9 +129,20 @@ def test_a_worker_killed_mid_cycle_restarts_and_amazon_ends_equal_to_the_ledger(
             if q
         }
         unsynced = conn.execute(
-            "SELECT count(*) FROM outbox WHERE topic = 'amazon.inventory' AND status != 'sent'"
+            "SELECT count(*) FROM outbox WHERE topic LIKE 'amazon.%' "
+            "AND status NOT IN ('sent', 'netted')"
         ).fetchone()[0]
+        owed: dict[str, int] = {}
+        for (payload,) in conn.execute(
+            "SELECT payload FROM outbox WHERE topic = 'amazon.credit_note'"
+        ):
+            credit = json.loads(payload)
+            reference = credit["returns_reference"]
+            amount = credit["quantity"] * credit["unit_amount"]
+            owed[reference] = owed.get(reference, 0) + amount
     assert {k: v for k, v in stock.items() if v} == ledger
+    # No credit note applied twice, none lost: Amazon holds exactly what each return owes.
+    assert len(owed) > 100 and credited == owed
     assert unsynced == 0
     check = subprocess.run(
         [*RUN, "reconcile", "--check", "--db", db], capture_output=True, timeout=120

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -20,9 +21,10 @@ from returnbridge.sandboxes.amazon.config import (
 )
 from returnbridge.sandboxes.amazon.server import RunningSandbox, start_sandbox
 from returnbridge.services.cycles import ClearingCycle, CycleSettings
-from returnbridge.services.ports import InventoryPosition
+from returnbridge.services.ports import CreditNote, InventoryPosition
 from returnbridge.store.cycles import SqlCycleStore, cycle_transaction
-from returnbridge.store.tables import exceptions, outbox
+from returnbridge.store.tables import amazon_submissions, exceptions, outbox
+from returnbridge.testing.state import final_state
 
 
 @pytest.fixture
@@ -75,8 +77,9 @@ def test_a_cycle_sends_each_changed_position_once_as_an_absolute_quantity(
 ) -> None:
     a_day(rb)
     report = cycle(rb, vendor).close()
-    assert (report.prepared, report.sent, report.succeeded) == (2, 2, 2)  # one per warehouse
-    assert vendor.stats.calls - vendor.stats.retries == report.min_calls == 2
+    # One inventory update per warehouse, and one batch of credit notes.
+    assert (report.prepared, report.sent, report.succeeded) == (3, 3, 3)
+    assert vendor.stats.calls - vendor.stats.retries == report.min_calls == 3
     assert (
         dict(amazon.sandbox.stock)
         == ledger(rb)
@@ -102,7 +105,7 @@ def test_the_per_call_item_limit_sets_the_number_of_calls(
 ) -> None:
     a_day(rb)
     report = cycle(rb, vendor, items_per_call=1).close()
-    assert report.min_calls == report.succeeded == 3
+    assert report.min_calls == report.succeeded == 3 + 1  # three positions, one credit batch
     assert dict(amazon.sandbox.stock) == ledger(rb)
 
 
@@ -133,7 +136,7 @@ def test_a_transaction_processing_past_the_limit_becomes_amazon_stuck(
     amazon.sandbox.reset(SandboxConfig(seed=2, stuck_rate=1.0))
     a_day(rb)
     report = cycle(rb, vendor, stuck_after=timedelta(0)).close(poll_rounds=3)
-    assert report.stuck == 2
+    assert report.stuck == 3  # two inventory updates and the credit-note batch
     with rb.engine.connect() as conn:
         codes = [
             r.code
@@ -141,7 +144,7 @@ def test_a_transaction_processing_past_the_limit_becomes_amazon_stuck(
                 select(exceptions.c.code).where(exceptions.c.code == "AMAZON_STUCK")
             )
         ]
-    assert len(codes) == 3  # every line behind the two stuck submissions
+    assert len(codes) == 3 + 4  # every line behind the stock updates and the credit notes
 
 
 class DiesAfterSending:
@@ -162,7 +165,7 @@ def test_a_crash_between_send_and_record_resends_the_same_absolute_quantities(
     with pytest.raises(SystemExit):
         cycle(rb, DiesAfterSending(vendor)).close()
     report = cycle(rb, vendor).close()  # the restarted worker
-    assert report.prepared == 0 and report.sent == 2 and report.succeeded == 2
+    assert report.prepared == 0 and report.sent == 3 and report.succeeded == 3
     assert dict(amazon.sandbox.stock) == ledger(rb)
     accepted = amazon.sandbox.counters["submitInventoryUpdate"].accepted
     assert accepted == 3  # one resent: harmless, the quantities are absolute
@@ -215,3 +218,130 @@ def test_a_rejected_line_can_be_ignored_with_a_reason_though_it_holds_units(
     )
     assert (closed.status, closed.resolution) == ("ignored", "ignore")
     assert [a["action"] for a in closed.actions] == ["ignore"]
+
+
+# ----------------------------------------------------------------------------- credit notes
+def credits_at_amazon(amazon: RunningSandbox) -> dict[str, tuple[str, int]]:
+    """Per credit note Amazon holds: its return reference and its total in minor units."""
+    held = {}
+    for number, note in amazon.sandbox.credit_notes.items():
+        references = {i["creditNoteDetails"]["returnsReferenceNumber"] for i in note["items"]}
+        assert len(references) == 1
+        total = round(float(note["invoiceTotal"]["amount"]) * 100)
+        held[number] = (references.pop(), total)
+    return held
+
+
+def credits_owed(rb: App) -> dict[str, int]:
+    """Per return, what the ledger says the brand owes Amazon in credit (minor units)."""
+    owed: dict[str, int] = {}
+    with rb.engine.connect() as conn:
+        for key, quantity in final_state(conn)["credits"].items():
+            case, _line, position = key.split("/")
+            unit = int(position.split("@")[1][:-3])
+            owed[case.removeprefix("zz:")] = owed.get(case.removeprefix("zz:"), 0) + quantity * unit
+    return owed
+
+
+def by_reference(held: dict[str, tuple[str, int]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for reference, total in held.values():
+        out[reference] = out.get(reference, 0) + total
+    return out
+
+
+def test_every_closed_return_is_credited_once_in_one_batch(
+    rb: App, amazon: RunningSandbox, vendor: SpApiVendor
+) -> None:
+    a_day(rb)
+    cycle(rb, vendor).close()
+    held = credits_at_amazon(amazon)
+    assert len(held) == 4  # one note per return
+    assert (
+        by_reference(held) == credits_owed(rb) == {"R1": 4000, "R2": 3550, "R3": 2000, "R4": 3550}
+    )
+    assert amazon.sandbox.counters["submitInvoices"].accepted == 1
+    assert cycle(rb, vendor).close().prepared == 0
+    assert amazon.sandbox.duplicate_credit_notes == 0
+
+
+def test_the_per_call_invoice_limit_sets_the_number_of_credit_note_calls(
+    rb: App, amazon: RunningSandbox, vendor: SpApiVendor
+) -> None:
+    a_day(rb)
+    report = cycle(rb, vendor, invoices_per_call=3).close()
+    assert report.min_calls == report.succeeded == 2 + 2  # two warehouses, ceil(4 / 3) batches
+    assert len(amazon.sandbox.credit_notes) == 4
+
+
+class DiesAfterSendingCredits:
+    """Stock goes through; the credit notes reach Amazon, then the worker dies unrecorded."""
+
+    def __init__(self, vendor: SpApiVendor) -> None:
+        self.vendor = vendor
+
+    def submit_inventory(self, warehouse_id: str, positions: list[InventoryPosition]) -> str:
+        return self.vendor.submit_inventory(warehouse_id, positions)
+
+    def submit_credit_notes(self, notes: list[CreditNote]) -> str:
+        self.vendor.submit_credit_notes(notes)
+        raise SystemExit("killed after send, before record")
+
+
+def test_credit_notes_resent_after_a_lost_answer_are_credited_once(
+    rb: App, amazon: RunningSandbox, vendor: SpApiVendor
+) -> None:
+    a_day(rb)
+    with pytest.raises(SystemExit):
+        cycle(rb, DiesAfterSendingCredits(vendor)).close()
+    report = cycle(rb, vendor).close()  # the restarted worker sends the same numbers again
+    assert amazon.sandbox.duplicate_credit_notes == 4  # Amazon refused the second copies...
+    assert (report.failed, report.already_held, report.rejected_items) == (1, 4, 0)
+    assert by_reference(credits_at_amazon(amazon)) == credits_owed(rb)  # ...and kept the first
+    with rb.engine.connect() as conn:
+        statuses = {
+            r.status
+            for r in conn.execute(
+                select(outbox.c.status).where(outbox.c.topic == "amazon.credit_note")
+            )
+        }
+        rejected = conn.execute(
+            select(exceptions.c.id).where(exceptions.c.code == "AMAZON_REJECTED")
+        ).all()
+    assert statuses == {"sent"} and rejected == []
+
+
+def test_a_rejected_credit_note_opens_amazon_rejected_and_the_others_go_again_unchanged(
+    rb: App, amazon: RunningSandbox, vendor: SpApiVendor
+) -> None:
+    amazon.sandbox.reset(SandboxConfig(seed=5, reject_rate=0.5))
+    a_day(rb)
+    first = cycle(rb, vendor, items_per_call=1).close()
+    rejected_notes = {r for kind, r in amazon.sandbox.rejected_records() if kind == "invoice"}
+    assert 0 < len(rejected_notes) < 4  # the seed rejects some notes, not all
+    assert amazon.sandbox.credit_notes == {}  # a failed transaction applies nothing
+    numbers_first = {n["number"] for s in _credit_submissions(rb) for n in s}
+    for _ in range(3):
+        cycle(rb, vendor, items_per_call=1).close()
+    held = credits_at_amazon(amazon)
+    assert set(held) | rejected_notes == numbers_first  # the others went again, same numbers
+    assert not set(held) & rejected_notes
+    with rb.engine.connect() as conn:
+        messages = conn.execute(
+            select(exceptions.c.message).where(exceptions.c.code == "AMAZON_REJECTED")
+        ).all()
+    credit_messages = [m.message for m in messages if "credit note" in m.message]
+    assert len(credit_messages) == len(rejected_notes)
+    assert all("Rejected" in m for m in credit_messages)
+    assert {n for n in rejected_notes if any(n in m for m in credit_messages)} == rejected_notes
+    assert first.rejected_items >= len(rejected_notes)
+
+
+def _credit_submissions(rb: App) -> list[list[dict]]:  # type: ignore[type-arg]
+    with rb.engine.connect() as conn:
+        rows = conn.execute(
+            select(amazon_submissions.c.body).where(
+                amazon_submissions.c.operation == "credit_notes"
+            )
+        ).all()
+    return [json.loads(r.body)["notes"] for r in rows]

@@ -35,9 +35,40 @@ def test_an_a_grade_return_becomes_sellable_stock_and_a_balanced_journal(rb: App
         "1390-RETURNS-IN-TRANSIT/GBP": -4000,
     }
     assert state["cases"]["zz:R1"] == ("closed", False)
+    # The brand owes Amazon a returns credit for the two units, at the catalog unit cost.
+    assert state["credits"] == {"zz:R1/1/CAS-123-BLK-M@2000GBP": 2}
     with rb.engine.connect() as conn:
-        topics = sorted(r.topic for r in conn.execute(select(outbox.c.topic)))
-    assert topics == ["amazon.inventory", "erp.journal"]
+        messages = {r.topic: json.loads(r.payload) for r in conn.execute(select(outbox))}
+    assert sorted(messages) == ["amazon.credit_note", "amazon.inventory", "erp.journal"]
+    credit = messages["amazon.credit_note"]
+    assert (credit["sku"], credit["quantity"], credit["unit_amount"], credit["currency"]) == (
+        "CAS-123-BLK-M",
+        2,
+        2000,
+        "GBP",
+    )
+    assert credit["returns_reference"] == "R1"
+
+
+def test_a_line_corrected_after_its_credit_owes_amazon_only_the_difference(rb: App) -> None:
+    send(rb, *full_return("R1", "CAS-123-BLK-M", "A", "RESTOCK", qty=3, received=2))
+    recount = [{"lineId": "1", "sku": "CAS-123-BLK-M", "quantity": 3}]
+    send(rb, zz_event("R1-recount", "return.received", "R1", 800, lines=recount))
+    with rb.engine.connect() as conn:
+        deltas = [
+            json.loads(r.payload)["quantity"]
+            for r in conn.execute(
+                select(outbox.c.payload).where(outbox.c.topic == "amazon.credit_note")
+            )
+        ]
+    assert deltas == [2, 1]
+    assert _state(rb)["credits"] == {"zz:R1/1/CAS-123-BLK-M@2000GBP": 3}
+
+
+def test_lines_that_are_not_closed_owe_amazon_no_credit(rb: App) -> None:
+    send(rb, *full_return("R1", "NOPE-999", "A", "RESTOCK"))  # unknown SKU: an exception
+    send(rb, *full_return("R2", "CAS-123-BLK-M", "A", "RESTOCK")[:4])  # graded, not disposed
+    assert _state(rb)["credits"] == {}
 
 
 def test_grades_other_than_a_never_create_stock(rb: App) -> None:

@@ -86,6 +86,7 @@ class LineState:
     accept_quantity: bool = False
     ignored: frozenset[str] = frozenset()
     decisions: int = 0  # how many times a person acted on the line (each re-evaluates it)
+    received_at: datetime | None = None  # when the warehouse took the units in (first scan)
 
     @property
     def sku(self) -> str | None:
@@ -172,10 +173,13 @@ class _LineAcc:
         self.accept_quantity = _Latest[bool]()
         self.ignored: set[str] = set()
         self.decisions = 0
+        self.received_at: datetime | None = None
 
     def add_fact(self, event: ReturnEvent, fact: LineFact) -> None:
         key = event.precedence
         scan = event.type in WAREHOUSE_SCANS
+        if scan and (self.received_at is None or event.occurred_at < self.received_at):
+            self.received_at = event.occurred_at
         # A warehouse scan names the unit in hand; it outranks the SKU given at registration.
         self.sku.offer((scan, *key), (scan, fact.sku) if fact.sku else None)
         self.reason.offer(key, fact.reason)
@@ -223,6 +227,7 @@ class _LineAcc:
             accept_quantity=bool(self.accept_quantity.value),
             ignored=frozenset(self.ignored),
             decisions=self.decisions,
+            received_at=self.received_at,
         )
 
 

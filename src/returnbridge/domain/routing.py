@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from returnbridge.domain.catalog import Catalog, CatalogItem
 from returnbridge.domain.errors import ExceptionCode
@@ -86,6 +87,27 @@ _BUCKET_OF_ROUTE = {
 
 
 @dataclass(frozen=True)
+class CreditDraft:
+    """The returns credit a closed line owes Amazon: its units at the catalog unit cost.
+
+    Amazon refunded the customer; the goods came back to the brand, so the brand credits
+    Amazon (SP-API ``submitInvoices``, ``invoiceType: CreditNote``).
+    """
+
+    sku: str
+    asin: str | None
+    quantity: int
+    unit_amount: int  # minor units, net of tax
+    currency: str
+    returned_at: datetime | None  # goodsReturnDate: when the warehouse took the units in
+
+    @property
+    def key(self) -> tuple[str, int, str]:
+        """What one credit position is: a SKU at a unit amount in a currency."""
+        return (self.sku, self.unit_amount, self.currency)
+
+
+@dataclass(frozen=True)
 class LineOutcome:
     """What a line should look like now: status, units, exceptions, stock and journal."""
 
@@ -104,6 +126,7 @@ class LineOutcome:
     expected_qty: int | None = None
     stock: int = 0
     journal: JournalDraft | None = None
+    credit: CreditDraft | None = None
     digest: str = ""  # of the facts the outcome was decided on (see facts_digest)
 
 
@@ -281,7 +304,7 @@ def evaluate_line(
         return replace(
             outcome, status=LineStatus.GRADED, units=_units(received, bucket), stock=stock
         )
-    journal = None
+    journal = credit = None
     if item is not None and item.unit_cost.amount > 0:
         journal = transfer(
             rule.accounts,
@@ -289,12 +312,21 @@ def evaluate_line(
             JournalKind.DISPOSITION,
             f"{route.value} {received} x {item.sku} ({rule.code}), {_where(facts, line)}",
         )
+        credit = CreditDraft(
+            item.sku,
+            item.asin,
+            received,
+            item.unit_cost.amount,
+            item.unit_cost.currency,
+            line.received_at,
+        )
     return replace(
         outcome,
         status=LineStatus.CLOSED,
         units=_units(received, _BUCKET_OF_ROUTE[route]),
         stock=stock,
         journal=journal,
+        credit=credit,
     )
 
 

@@ -5,10 +5,15 @@ where it stopped and sends nothing twice in effect:
 
 1. **prepare**: the pending stock changes are coalesced per (warehouse, SKU) into the absolute
    quantity Amazon must hold (the ledger's position), chunked into as few
-   ``submitInventoryUpdate`` requests as the per-call item limit allows, and stored as
-   *prepared* submissions, with the outbox messages they settle.
+   ``submitInventoryUpdate`` requests as the per-call item limit allows; the pending credits are
+   gathered into one returns credit note per return (and currency), numbered once and for good,
+   and chunked into as few ``submitInvoices`` requests as the per-call invoice limit allows. All
+   are stored as *prepared* submissions, with the outbox messages they settle.
 2. **send**: each prepared submission is sent and its transaction id recorded. A crash between
-   sending and recording resends the same absolute quantities: harmless.
+   sending and recording resends the same absolute quantities (harmless) or the same credit
+   notes under the same numbers: Amazon refuses a credit-note number it already holds
+   (``DuplicateInvoice``), so the resend cannot credit twice, and that refusal is our proof
+   the first send landed.
 3. **confirm**: each sent transaction is polled to its final status. Success settles its
    messages and records what Amazon holds; Failure opens ``AMAZON_REJECTED`` on the exact return
    lines behind each rejected item (Amazon's code and message kept) and puts the other items back
@@ -27,21 +32,37 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from returnbridge.domain.errors import AmazonRequestRejected, AmazonUnavailable, ExceptionCode
-from returnbridge.services.ports import AmazonVendor, Clock, InventoryPosition, TransactionError
+from returnbridge.services.ports import (
+    AmazonVendor,
+    Clock,
+    CreditNote,
+    CreditNoteLine,
+    InventoryPosition,
+    TransactionError,
+)
 
 INVENTORY = "inventory"
+CREDIT_NOTES = "credit_notes"
+DUPLICATE_INVOICE = "DuplicateInvoice"  # Amazon already holds this number: our earlier send landed
 _ITEM_INDEX = re.compile(r"items\[(\d+)\]")
+_INVOICE_INDEX = re.compile(r"invoices\[(\d+)\]")
 
 
 @dataclass(frozen=True)
-class StockChange:
-    """A pending outbox message about one line's sellable stock."""
+class Change:
+    """A pending outbox message for Amazon about one line: its sellable stock at a warehouse
+    (``amazon.inventory``), or what it owes Amazon in credit (``amazon.credit_note``)."""
 
     outbox_id: int
-    warehouse: str
+    warehouse: str | None
     sku: str
     case_id: int
     line_id: str
+    payload: dict[str, Any] = field(default_factory=dict, compare=False)
+    document: str | None = None  # the credit-note number, once given
+
+
+StockChange = Change
 
 
 @dataclass(frozen=True)
@@ -61,7 +82,9 @@ class CycleStore(Protocol):
 
     def create_cycle(self, now: datetime) -> int: ...
     def close_cycle(self, cycle_id: int, now: datetime) -> None: ...
-    def pending_stock_changes(self) -> list[StockChange]: ...
+    def pending_stock_changes(self) -> list[Change]: ...
+    def pending_credit_changes(self) -> list[Change]: ...
+    def assign_document(self, outbox_ids: Sequence[int], number: str) -> None: ...
     def ledger_positions(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]: ...
     def asins(self, skus: Sequence[str]) -> dict[str, str | None]: ...
     def add_submission(
@@ -84,7 +107,7 @@ class CycleStore(Protocol):
         transaction_id: str | None = None,
         errors: Sequence[TransactionError] = (),
     ) -> None: ...
-    def changes_of(self, submission_id: int) -> list[StockChange]: ...
+    def changes_of(self, submission_id: int) -> list[Change]: ...
     def settle_outbox(self, outbox_ids: Sequence[int], status: str, now: datetime) -> None: ...
     def release_outbox(self, outbox_ids: Sequence[int]) -> None: ...
     def record_positions(
@@ -107,9 +130,11 @@ CycleStores = Callable[[], AbstractContextManager[CycleStore]]
 
 @dataclass(frozen=True)
 class CycleSettings:
-    """How cycles talk to Amazon. The per-call item limit is ours: the model sets none."""
+    """How cycles talk to Amazon. The per-call limits are ours: the models set none."""
 
     items_per_call: int = 500
+    invoices_per_call: int = 100
+    credit_note_prefix: str = "RBCN"
     stuck_after: timedelta = timedelta(hours=24)
     warehouses: dict[str, str] = field(default_factory=dict)  # ZigZag DC -> Amazon warehouse
 
@@ -127,6 +152,8 @@ class CycleReport:
     unsent: int = 0
     rejected_lines: int = 0
     rejected_items: int = 0  # items Amazon refused, per transaction (as Amazon counts them)
+    already_held: int = 0  # credit notes a resend found Amazon already holding (credited)
+    overstated: int = 0  # lines whose credit nets below what Amazon already holds
     min_calls: int = 0
 
 
@@ -146,53 +173,122 @@ class ClearingCycle:
         self.settings = settings or CycleSettings()
 
     def prepare(self, report: CycleReport) -> None:
-        """Coalesce pending stock changes into prepared submissions (one transaction)."""
+        """Coalesce pending changes into prepared submissions (one transaction)."""
         with self.stores() as store:
             changes = store.pending_stock_changes()
-            if not changes:
+            credits = store.pending_credit_changes()
+            if not changes and not credits:
                 return
             now = self.clock()
             cycle_id = store.create_cycle(now)
             report.cycle_id = cycle_id
-            by_position: dict[tuple[str, str], list[int]] = defaultdict(list)
-            for change in changes:
-                warehouse = self.settings.warehouses.get(change.warehouse, change.warehouse)
-                by_position[(warehouse, change.sku)].append(change.outbox_id)
-            quantities = store.ledger_positions(sorted(by_position))
-            asins = store.asins(sorted({sku for _, sku in by_position}))
-            by_warehouse: dict[str, list[str]] = defaultdict(list)
-            for warehouse, sku in sorted(by_position):
-                by_warehouse[warehouse].append(sku)
-            for warehouse, skus in sorted(by_warehouse.items()):
-                for n, chunk in enumerate(_chunks(skus, self.settings.items_per_call), start=1):
-                    positions = [
-                        {
-                            "sku": sku,
-                            "asin": asins.get(sku),
-                            "quantity": quantities[(warehouse, sku)],
-                        }
-                        for sku in chunk
-                    ]
-                    outbox_ids = [i for sku in chunk for i in by_position[(warehouse, sku)]]
-                    key = f"cycle-{cycle_id}/{INVENTORY}/{warehouse}/{n}"
-                    body = {"positions": positions}
-                    store.add_submission(
-                        cycle_id, INVENTORY, warehouse, key, body, len(positions), outbox_ids, now
-                    )
-                    report.prepared += 1
-                    report.min_calls += 1
+            self._prepare_inventory(store, cycle_id, changes, report, now)
+            self._prepare_credit_notes(store, cycle_id, credits, report, now)
+
+    def _prepare_inventory(
+        self,
+        store: CycleStore,
+        cycle_id: int,
+        changes: Sequence[Change],
+        report: CycleReport,
+        now: datetime,
+    ) -> None:
+        if not changes:
+            return
+        by_position: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for change in changes:
+            at = change.warehouse or ""
+            warehouse = self.settings.warehouses.get(at, at)
+            by_position[(warehouse, change.sku)].append(change.outbox_id)
+        quantities = store.ledger_positions(sorted(by_position))
+        asins = store.asins(sorted({sku for _, sku in by_position}))
+        by_warehouse: dict[str, list[str]] = defaultdict(list)
+        for warehouse, sku in sorted(by_position):
+            by_warehouse[warehouse].append(sku)
+        for warehouse, skus in sorted(by_warehouse.items()):
+            for n, chunk in enumerate(_chunks(skus, self.settings.items_per_call), start=1):
+                positions = [
+                    {
+                        "sku": sku,
+                        "asin": asins.get(sku),
+                        "quantity": quantities[(warehouse, sku)],
+                    }
+                    for sku in chunk
+                ]
+                outbox_ids = [i for sku in chunk for i in by_position[(warehouse, sku)]]
+                key = f"cycle-{cycle_id}/{INVENTORY}/{warehouse}/{n}"
+                body = {"positions": positions}
+                store.add_submission(
+                    cycle_id, INVENTORY, warehouse, key, body, len(positions), outbox_ids, now
+                )
+                report.prepared += 1
+                report.min_calls += 1
+
+    def _prepare_credit_notes(
+        self,
+        store: CycleStore,
+        cycle_id: int,
+        credits: Sequence[Change],
+        report: CycleReport,
+        now: datetime,
+    ) -> None:
+        """One credit note per return and currency; a note once numbered keeps its number and
+        its items, so whatever is sent again is the same document.
+
+        A credit note only credits (Amazon refuses a quantity below one), so the changes of a
+        line are netted first: what nets to zero is settled unsent, and what nets below zero,
+        credit Amazon already holds and the line no longer owes, opens ``CREDIT_OVERSTATED``.
+        """
+        if not credits:
+            return
+        notes: dict[str, list[Change]] = defaultdict(list)
+        fresh: dict[tuple[int, str], list[Change]] = defaultdict(list)
+        for change in credits:
+            if change.document:
+                notes[change.document].append(change)
+            else:
+                fresh[(change.case_id, change.payload["currency"])].append(change)
+        for group in fresh.values():
+            by_key: dict[tuple[str, str, int], list[Change]] = defaultdict(list)
+            for change in group:
+                by_key[_credit_key(change)].append(change)
+            owed = [c for key, cs in by_key.items() if _net(cs) > 0 for c in cs]
+            netted = [c.outbox_id for cs in by_key.values() if _net(cs) == 0 for c in cs]
+            store.settle_outbox(netted, "netted", now)
+            for _, changes in sorted(by_key.items()):
+                if _net(changes) < 0:
+                    store.settle_outbox([c.outbox_id for c in changes], "overstated", now)
+                    _overstated(store, changes, -_net(changes), now)
+                    report.overstated += 1
+            if owed:
+                number = f"{self.settings.credit_note_prefix}-{min(c.outbox_id for c in owed)}"
+                store.assign_document([c.outbox_id for c in owed], number)
+                notes[number] = owed
+        asins = store.asins(sorted({c.sku for c in credits}))
+        bodies = [_note_body(number, notes[number], asins, now) for number in sorted(notes)]
+        for n, chunk in enumerate(_chunks(bodies, self.settings.invoices_per_call), start=1):
+            outbox_ids = [c.outbox_id for body in chunk for c in notes[body["number"]]]
+            key = f"cycle-{cycle_id}/{CREDIT_NOTES}/{n}"
+            store.add_submission(
+                cycle_id,
+                CREDIT_NOTES,
+                None,
+                key,
+                {"notes": list(chunk)},
+                len(chunk),
+                outbox_ids,
+                now,
+            )
+            report.prepared += 1
+            report.min_calls += 1
 
     def send(self, report: CycleReport) -> None:
         """Send every prepared submission, oldest first; Amazon unreachable leaves the rest."""
         with self.stores() as store:
             prepared = store.submissions(["prepared"])
         for index, submission in enumerate(prepared):
-            positions = [
-                InventoryPosition(p["sku"], p.get("asin"), int(p["quantity"]))
-                for p in submission.body["positions"]
-            ]
             try:
-                transaction_id = self.vendor.submit_inventory(submission.warehouse or "", positions)
+                transaction_id = self._submit(submission)
             except AmazonRequestRejected as exc:
                 errors = [TransactionError(*e) for e in exc.errors] or [
                     TransactionError("Refused", exc.message)
@@ -206,6 +302,17 @@ class ClearingCycle:
                 store.mark_submission(submission.id, "sent", self.clock(), transaction_id)
             report.sent += 1
 
+    def _submit(self, submission: Submission) -> str:
+        if submission.operation == CREDIT_NOTES:
+            return self.vendor.submit_credit_notes(
+                [_credit_note(body) for body in submission.body["notes"]]
+            )
+        positions = [
+            InventoryPosition(p["sku"], p.get("asin"), int(p["quantity"]))
+            for p in submission.body["positions"]
+        ]
+        return self.vendor.submit_inventory(submission.warehouse or "", positions)
+
     def confirm(self, report: CycleReport) -> None:
         """Poll every sent transaction once; settle those that reached a final status."""
         with self.stores() as store:
@@ -213,8 +320,13 @@ class ClearingCycle:
         report.processing = 0
         for submission in sent:
             assert submission.transaction_id is not None
+            read = (
+                self.vendor.credit_note_status
+                if submission.operation == CREDIT_NOTES
+                else self.vendor.inventory_status
+            )
             try:
-                status = self.vendor.inventory_status(submission.transaction_id)
+                status = read(submission.transaction_id)
             except AmazonUnavailable:
                 report.processing += 1
                 continue
@@ -224,11 +336,12 @@ class ClearingCycle:
                     store.mark_submission(submission.id, "success", now)
                     changes = store.changes_of(submission.id)
                     store.settle_outbox([c.outbox_id for c in changes], "sent", now)
-                    store.record_positions(
-                        submission.warehouse or "",
-                        {p["sku"]: int(p["quantity"]) for p in submission.body["positions"]},
-                        now,
-                    )
+                    if submission.operation == INVENTORY:
+                        store.record_positions(
+                            submission.warehouse or "",
+                            {p["sku"]: int(p["quantity"]) for p in submission.body["positions"]},
+                            now,
+                        )
                 report.succeeded += 1
             elif status.status == "Failure":
                 self._failed(submission, list(status.errors), report)
@@ -265,50 +378,75 @@ class ClearingCycle:
     def _refused(
         self, submission: Submission, errors: list[TransactionError], report: CycleReport
     ) -> None:
+        """Amazon refused the request itself (400): nothing of it was taken."""
+        items = _items(submission)
         with self.stores() as store:
             now = self.clock()
             store.mark_submission(submission.id, "refused", now, errors=errors)
             changes = store.changes_of(submission.id)
             store.settle_outbox([c.outbox_id for c in changes], "rejected", now)
-            report.rejected_lines += _open(
-                store, changes, submission, errors[0], now, ExceptionCode.AMAZON_REJECTED
-            )
+            for item in items:
+                report.rejected_lines += _open(
+                    store,
+                    [c for c in changes if _item_of(submission, c) == item],
+                    submission,
+                    item,
+                    errors[0],
+                    now,
+                    ExceptionCode.AMAZON_REJECTED,
+                )
         report.refused += 1
-        report.rejected_items += len(submission.body["positions"])
+        report.rejected_items += len(items)
 
     def _failed(
         self, submission: Submission, errors: list[TransactionError], report: CycleReport
     ) -> None:
-        positions = submission.body["positions"]
+        """Amazon applied nothing of a failed transaction: the named items are rejected, a credit
+        note Amazon says it already holds is credited (our earlier send landed), and the other
+        items go again next cycle."""
+        items = _items(submission)
+        pattern = _INVOICE_INDEX if submission.operation == CREDIT_NOTES else _ITEM_INDEX
         bad: dict[str, TransactionError] = {}
+        held: set[str] = set()
         for error in errors:
-            match = _ITEM_INDEX.search(error.details or "")
-            if match and int(match.group(1)) < len(positions):
-                bad.setdefault(positions[int(match.group(1))]["sku"], error)
-        if not bad:  # no item named: the whole submission failed
-            bad = {
-                p["sku"]: errors[0] if errors else TransactionError("Failure", "")
-                for p in positions
-            }
+            match = pattern.search(error.details or "")
+            if not match or int(match.group(1)) >= len(items):
+                continue
+            item = items[int(match.group(1))]
+            if error.code == DUPLICATE_INVOICE:
+                held.add(item)
+            else:
+                bad.setdefault(item, error)
+        held -= set(bad)
+        if not bad and not held:  # no item named: the whole submission failed
+            bad = {item: errors[0] if errors else TransactionError("Failure", "") for item in items}
         with self.stores() as store:
             now = self.clock()
             store.mark_submission(submission.id, "failure", now, errors=errors)
             changes = store.changes_of(submission.id)
-            rejected = [c for c in changes if c.sku in bad]
-            store.settle_outbox([c.outbox_id for c in rejected], "rejected", now)
-            # Amazon applies nothing of a failed transaction: the good items go again next cycle.
-            store.release_outbox([c.outbox_id for c in changes if c.sku not in bad])
-            for sku, error in sorted(bad.items()):
+            item_of = {c.outbox_id: _item_of(submission, c) for c in changes}
+            store.settle_outbox(
+                [c.outbox_id for c in changes if item_of[c.outbox_id] in held], "sent", now
+            )
+            store.settle_outbox(
+                [c.outbox_id for c in changes if item_of[c.outbox_id] in bad], "rejected", now
+            )
+            store.release_outbox(
+                [c.outbox_id for c in changes if item_of[c.outbox_id] not in set(bad) | held]
+            )
+            for item, error in sorted(bad.items()):
                 report.rejected_lines += _open(
                     store,
-                    [c for c in rejected if c.sku == sku],
+                    [c for c in changes if item_of[c.outbox_id] == item],
                     submission,
+                    item,
                     error,
                     now,
                     ExceptionCode.AMAZON_REJECTED,
                 )
         report.failed += 1
         report.rejected_items += len(bad)
+        report.already_held += len(held)
 
     def _stuck(self, submission: Submission, report: CycleReport) -> None:
         with self.stores() as store:
@@ -320,41 +458,157 @@ class ClearingCycle:
                 f"transaction {submission.transaction_id} still Processing after "
                 f"{self.settings.stuck_after}",
             )
-            _open(store, changes, submission, error, now, ExceptionCode.AMAZON_STUCK)
+            for item in _items(submission):
+                _open(
+                    store,
+                    [c for c in changes if _item_of(submission, c) == item],
+                    submission,
+                    item,
+                    error,
+                    now,
+                    ExceptionCode.AMAZON_STUCK,
+                )
         report.stuck += 1
+
+
+def _items(submission: Submission) -> list[str]:
+    """The submission's items in request order: SKUs of an inventory update, credit-note
+    numbers of a credit-note batch."""
+    if submission.operation == CREDIT_NOTES:
+        return [str(note["number"]) for note in submission.body["notes"]]
+    return [str(p["sku"]) for p in submission.body["positions"]]
+
+
+def _item_of(submission: Submission, change: Change) -> str:
+    return (change.document or "") if submission.operation == CREDIT_NOTES else change.sku
 
 
 def _open(
     store: CycleStore,
-    changes: Sequence[StockChange],
+    changes: Sequence[Change],
     submission: Submission,
+    item: str,
     error: TransactionError,
     now: datetime,
     code: ExceptionCode,
 ) -> int:
-    """One exception per return line behind the changes; returns how many lines."""
-    lines = sorted({(c.case_id, c.line_id, c.sku, c.warehouse) for c in changes})
+    """One exception per return line behind one item of a submission; returns how many lines."""
+    lines = sorted({(c.case_id, c.line_id, c.sku, c.warehouse or "") for c in changes})
+    verb = "rejected" if code is ExceptionCode.AMAZON_REJECTED else "has not confirmed"
+    transaction = submission.transaction_id or "not issued"
     for case_id, line_id, sku, warehouse in lines:
-        verb = "rejected" if code is ExceptionCode.AMAZON_REJECTED else "has not confirmed"
-        message = (
-            f"Amazon {verb} the stock update for {sku} at {warehouse} "
-            f"(transaction {submission.transaction_id or 'not issued'}): "
-            f"{error.code}: {error.message}"
-        )
+        if submission.operation == CREDIT_NOTES:
+            what = f"credit note {item} for {sku}"
+            body: Any = next(n for n in submission.body["notes"] if n["number"] == item)
+            where = {
+                "document": item,
+                "sku": sku,
+                "record": ["invoice", item],
+                "returns_reference": body["returns_reference"],
+            }
+        else:
+            what = f"the stock update for {sku} at {warehouse}"
+            where = {
+                "warehouse": warehouse,
+                "sku": sku,
+                "record": ["inventory", f"{submission.warehouse}/{sku}"],
+            }
+            body = submission.body
+        message = f"Amazon {verb} {what} (transaction {transaction}): {error.code}: {error.message}"
         raw = json.dumps(
             {
                 "submission": submission.key,
+                "operation": submission.operation,
                 "transaction": submission.transaction_id,
-                "warehouse": warehouse,
-                "sku": sku,
+                **where,
                 "error": error.__dict__,
-                "body": submission.body,
+                "body": body,
             }
         )
         store.add_exception(code, message, raw, now, case_id=case_id, line_id=line_id)
     return len(lines)
 
 
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+def _credit_key(change: Change) -> tuple[str, str, int]:
+    return (change.line_id, change.sku, int(change.payload["unit_amount"]))
+
+
+def _net(changes: Sequence[Change]) -> int:
+    return sum(int(c.payload["quantity"]) for c in changes)
+
+
+def _overstated(store: CycleStore, changes: Sequence[Change], units: int, now: datetime) -> None:
+    first = changes[0]
+    reference = first.payload["returns_reference"]
+    message = (
+        f"Amazon holds credit for {units} unit(s) of {first.sku} on return {reference} that the "
+        "return no longer owes (it was corrected after its credit note went out). A credit note "
+        "cannot take credit back: agree a debit with Amazon Vendor Central, then ignore this "
+        "exception with a note"
+    )
+    raw = json.dumps(
+        {
+            "operation": CREDIT_NOTES,
+            "sku": first.sku,
+            "returns_reference": reference,
+            "record": ["credit", reference],
+            "units": units,
+            "messages": [c.payload for c in changes],
+        }
+    )
+    store.add_exception(
+        ExceptionCode.CREDIT_OVERSTATED,
+        message,
+        raw,
+        now,
+        case_id=first.case_id,
+        line_id=first.line_id,
+    )
+
+
+def _note_body(
+    number: str, changes: Sequence[Change], asins: dict[str, str | None], now: datetime
+) -> dict[str, Any]:
+    """The stored form of one credit note: what ``_credit_note`` turns back into the port's.
+    Each line's changes are netted into one item (every item nets above zero)."""
+    first = changes[0].payload
+    by_key: dict[tuple[str, str, int], list[Change]] = defaultdict(list)
+    for change in sorted(changes, key=lambda c: c.outbox_id):
+        by_key[_credit_key(change)].append(change)
+    return {
+        "number": number,
+        "issued_at": now.isoformat(),
+        "currency": first["currency"],
+        "returns_reference": first["returns_reference"],
+        "rma_id": first.get("rma_id"),
+        "goods_returned_at": min(c.payload["returned_at"] for c in changes),
+        "lines": [
+            {
+                "sku": sku,
+                "asin": asins.get(sku),
+                "quantity": _net(group),
+                "unit_amount": unit_amount,
+            }
+            for (_, sku, unit_amount), group in by_key.items()
+        ],
+    }
+
+
+def _credit_note(body: dict[str, Any]) -> CreditNote:
+    return CreditNote(
+        number=body["number"],
+        issued_at=datetime.fromisoformat(body["issued_at"]),
+        currency=body["currency"],
+        returns_reference=body["returns_reference"],
+        goods_returned_at=datetime.fromisoformat(body["goods_returned_at"]),
+        lines=tuple(
+            CreditNoteLine(line["sku"], line.get("asin"), line["quantity"], line["unit_amount"])
+            for line in body["lines"]
+        ),
+        rma_id=body.get("rma_id"),
+    )
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

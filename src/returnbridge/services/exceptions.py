@@ -26,7 +26,9 @@ from returnbridge.services.pipeline import Processor
 from returnbridge.services.ports import Clock, ExceptionRecord, InboxRecord, Store, StoreFactory
 
 MANUAL_SOURCE = "manual"
-AMAZON_CODES = frozenset({ExceptionCode.AMAZON_REJECTED, ExceptionCode.AMAZON_STUCK})
+AMAZON_CODES = frozenset(
+    {ExceptionCode.AMAZON_REJECTED, ExceptionCode.AMAZON_STUCK, ExceptionCode.CREDIT_OVERSTATED}
+)
 
 
 class Action(StrEnum):
@@ -123,8 +125,9 @@ def _refuse_if_unfit(record: ExceptionRecord, request: Resolution) -> None:
 def _resolve_amazon(
     store: Store, record: ExceptionRecord, request: Resolution, now: datetime
 ) -> None:
-    """Amazon refused (or never confirmed) a stock update: the books are right, Amazon's view
-    is not. Reprocess sends the line's position again in the next cycle; ignore accepts it."""
+    """Amazon refused (or never confirmed) a stock update or a credit note: the books are right,
+    Amazon's view is not. Reprocess sends the line's position, or its credit note under the same
+    number, again in the next cycle; ignore accepts the difference."""
     if request.action is Action.REPROCESS:
         store.release_amazon_messages(record.case_key or "", record.line_id or "")
         store.close_exception(

@@ -255,6 +255,12 @@ def apply_case(
         open_by_line[exc.line_id].append(exc)
     warehouse = facts.warehouse or UNASSIGNED_WAREHOUSE
     refs = {"return_id": facts.return_id, "case": case_id}
+    credit_refs = {
+        **refs,
+        # Amazon's returnsReferenceNumber: the return as Amazon knows it (RMA), else ZigZag's id.
+        "returns_reference": facts.rma_id or facts.return_id or facts.case_key,
+        "rma_id": facts.rma_id,
+    }
     posted_lines = store.posted_lines(case_id)
     for line in outcome.lines:
         posted = posted_lines.get(line.line_id)
@@ -264,6 +270,7 @@ def apply_case(
         posted = posted or PostedLine(line_ref, {})
         _sync_stock(store, case_id, posted, line, warehouse, refs, inbox_id, now)
         _sync_journal(store, case_id, posted, line, refs, trigger, inbox_id, now)
+        _sync_credit(store, case_id, posted, line, credit_refs, inbox_id, now)
         _sync_exceptions(
             store, case_id, line, open_by_line.pop(line.line_id, []), rows, trigger, now
         )
@@ -312,6 +319,48 @@ def _sync_stock(
                 "warehouse": at,
                 "sku": sku,
                 "delta": delta,
+                "line_id": line.line_id,
+                **refs,
+            },
+            now,
+        )
+
+
+def _sync_credit(
+    store: Store,
+    case_id: int,
+    posted: PostedLine,
+    line: LineOutcome,
+    refs: dict[str, Any],
+    inbox_id: int | None,
+    now: datetime,
+) -> None:
+    """Move what the line has credited Amazon to what it owes now. A credit already sent is
+    never edited: a correction is a further credit-note item for the difference (negative
+    when the line now owes less)."""
+    wanted = {line.credit.key: line.credit.quantity} if line.credit else {}
+    count = posted.credit_movements
+    for position in sorted(set(wanted) | set(posted.credit)):
+        delta = wanted.get(position, 0) - posted.credit.get(position, 0)
+        if not delta:
+            continue
+        count += 1
+        key = f"{case_id}/{line.line_id}/{count}"
+        sku, unit_amount, currency = position
+        store.add_credit_movement(key, posted.id, sku, delta, unit_amount, currency, inbox_id, now)
+        credit = line.credit
+        returned_at = credit.returned_at if credit and credit.returned_at else now
+        store.add_to_outbox(
+            "amazon.credit_note",
+            f"credit/{key}",
+            {
+                "movement_key": key,
+                "sku": sku,
+                "asin": credit.asin if credit else None,
+                "quantity": delta,
+                "unit_amount": unit_amount,
+                "currency": currency,
+                "returned_at": returned_at.isoformat(),
                 "line_id": line.line_id,
                 **refs,
             },

@@ -79,6 +79,8 @@ class PostedLine:
     stock: dict[tuple[str, str], int] = field(default_factory=dict)  # (warehouse, sku) -> net
     journal_entries: int = 0
     journal: PostedJournal | None = None
+    credit_movements: int = 0
+    credit: dict[tuple[str, int, str], int] = field(default_factory=dict)  # CreditDraft.key -> net
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,17 @@ class Store(Protocol):
         warehouse: str,
         sku: str,
         quantity: int,
+        inbox_id: int | None,
+        now: datetime,
+    ) -> None: ...
+    def add_credit_movement(
+        self,
+        key: str,
+        line_ref: int,
+        sku: str,
+        quantity: int,
+        unit_amount: int,
+        currency: str,
         inbox_id: int | None,
         now: datetime,
     ) -> None: ...

@@ -26,7 +26,9 @@ INVARIANT_MEANING = {
     "every line",
     Invariant.JOURNALS_BALANCED: "every journal entry's debits equal its credits",
     Invariant.EVENTS_APPLIED_ONCE: "every processed event was applied to exactly one case, once",
-    Invariant.OUTBOX_COMPLETE: "every stock movement and journal entry has its outbox message",
+    Invariant.OUTBOX_COMPLETE: (
+        "every stock movement, journal entry and credit movement has its outbox message"
+    ),
 }
 
 

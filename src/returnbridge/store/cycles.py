@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, func, insert, select, tuple_, update
 
-from returnbridge.services.cycles import StockChange, Submission
+from returnbridge.services.cycles import Change, Submission
 from returnbridge.services.ports import TransactionError
 from returnbridge.store.sql import SqlStore, aware_or_none, transaction
 from returnbridge.store.tables import (
@@ -22,13 +22,19 @@ from returnbridge.store.tables import (
     stock_movements,
 )
 
-_CHANGE = (outbox.c.id, outbox.c.payload)
+_CHANGE = (outbox.c.id, outbox.c.payload, outbox.c.document)
 
 
-def _change(row: Any) -> StockChange:
+def _change(row: Any) -> Change:
     payload = json.loads(row.payload)
-    return StockChange(
-        row.id, payload["warehouse"], payload["sku"], int(payload["case"]), payload["line_id"]
+    return Change(
+        row.id,
+        payload.get("warehouse"),
+        payload["sku"],
+        int(payload["case"]),
+        payload["line_id"],
+        payload,
+        row.document,
     )
 
 
@@ -43,11 +49,25 @@ class SqlCycleStore(SqlStore):
             update(clearing_cycles).where(clearing_cycles.c.id == cycle_id).values(closed_at=now)
         )
 
-    def pending_stock_changes(self) -> list[StockChange]:
+    def pending_stock_changes(self) -> list[Change]:
+        return self._pending("amazon.inventory")
+
+    def pending_credit_changes(self) -> list[Change]:
+        return self._pending("amazon.credit_note")
+
+    def assign_document(self, outbox_ids: Sequence[int], number: str) -> None:
+        for start in range(0, len(outbox_ids), 500):
+            self.conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(outbox_ids[start : start + 500]))
+                .values(document=number)
+            )
+
+    def _pending(self, topic: str) -> list[Change]:
         query = (
             select(*_CHANGE)
             .where(
-                outbox.c.topic == "amazon.inventory",
+                outbox.c.topic == topic,
                 outbox.c.status == "pending",
                 outbox.c.submission_id.is_(None),
             )
@@ -152,7 +172,7 @@ class SqlCycleStore(SqlStore):
             .values(**values)
         )
 
-    def changes_of(self, submission_id: int) -> list[StockChange]:
+    def changes_of(self, submission_id: int) -> list[Change]:
         rows = self.conn.execute(
             select(*_CHANGE).where(outbox.c.submission_id == submission_id).order_by(outbox.c.id)
         )

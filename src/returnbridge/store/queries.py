@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 
 from returnbridge.store.tables import (
     case_events,
+    credit_movements,
     exceptions,
     inbox,
     journal_entries,
@@ -92,6 +93,16 @@ STOCK_OF_CASE = (
     .group_by(stock_movements.c.line_ref, stock_movements.c.warehouse, stock_movements.c.sku)
 )  # fmt: skip
 
+CREDIT_OF_CASE = (
+    select(credit_movements.c.line_ref, credit_movements.c.sku, credit_movements.c.unit_amount,
+           credit_movements.c.currency, func.count().label("n"),
+           func.sum(credit_movements.c.quantity).label("net"))
+    .join(return_lines, return_lines.c.id == credit_movements.c.line_ref)
+    .where(return_lines.c.case_id == bindparam("case_id"))
+    .group_by(credit_movements.c.line_ref, credit_movements.c.sku,
+              credit_movements.c.unit_amount, credit_movements.c.currency)
+)  # fmt: skip
+
 JOURNALS_OF_CASE = (
     select(journal_entries.c.id, journal_entries.c.line_ref, journal_entries.c.entry_key,
            journal_entries.c.kind, journal_entries.c.reverses_id, journal_entries.c.currency,
@@ -117,6 +128,7 @@ UPDATE_LINE = (
 )
 
 INSERT_MOVEMENT = insert(stock_movements)
+INSERT_CREDIT = insert(credit_movements)
 INSERT_JOURNAL = insert(journal_entries)
 INSERT_POSTINGS = insert(journal_lines)
 

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, case, func, literal, or_, select
 from returnbridge.store.sql import aware
 from returnbridge.store.tables import (
     case_events,
+    credit_movements,
     exceptions,
     inbox,
     journal_entries,
@@ -163,6 +164,7 @@ class SqlLedgerAudit:
         for table, column, prefix in (
             (stock_movements, stock_movements.c.movement_key, "stock/"),
             (journal_entries, journal_entries.c.entry_key, "journal/"),
+            (credit_movements, credit_movements.c.movement_key, "credit/"),
         ):
             query = (
                 select(column.label("key"))

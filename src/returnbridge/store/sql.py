@@ -306,6 +306,12 @@ class SqlStore:
         for r in self.conn.execute(q.STOCK_OF_CASE, params):
             counts[r.line_ref] += int(r.n)
             stock.setdefault(r.line_ref, {})[(r.warehouse, r.sku)] = int(r.net)
+        credit_counts: Counter[int] = Counter()
+        credit: dict[int, dict[tuple[str, int, str], int]] = {}
+        for r in self.conn.execute(q.CREDIT_OF_CASE, params):
+            credit_counts[r.line_ref] += int(r.n)
+            key = (r.sku, int(r.unit_amount), r.currency)
+            credit.setdefault(r.line_ref, {})[key] = int(r.net)
         entries = self.conn.execute(q.JOURNALS_OF_CASE, params).all()
         reversed_ids = {e.reverses_id for e in entries if e.reverses_id is not None}
         entry_counts: Counter[int] = Counter(e.line_ref for e in entries)
@@ -338,6 +344,8 @@ class SqlStore:
                 stock={k: v for k, v in stock.get(line.id, {}).items() if v},
                 journal_entries=entry_counts[line.id],
                 journal=journal,
+                credit_movements=credit_counts[line.id],
+                credit={k: v for k, v in credit.get(line.id, {}).items() if v},
             )
         return posted
 
@@ -378,6 +386,31 @@ class SqlStore:
                 "warehouse": warehouse,
                 "sku": sku,
                 "quantity": quantity,
+                "inbox_id": inbox_id,
+                "created_at": now,
+            },
+        )
+
+    def add_credit_movement(
+        self,
+        key: str,
+        line_ref: int,
+        sku: str,
+        quantity: int,
+        unit_amount: int,
+        currency: str,
+        inbox_id: int | None,
+        now: datetime,
+    ) -> None:
+        self.conn.execute(
+            q.INSERT_CREDIT,
+            {
+                "movement_key": key,
+                "line_ref": line_ref,
+                "sku": sku,
+                "quantity": quantity,
+                "unit_amount": unit_amount,
+                "currency": currency,
                 "inbox_id": inbox_id,
                 "created_at": now,
             },
@@ -572,13 +605,15 @@ class SqlStore:
         )
 
     def release_amazon_messages(self, case_key: str, line_id: str) -> int:
-        """Put a line's unsynced stock messages back in the queue for the next cycle."""
+        """Put a line's unsynced Amazon messages (stock, credit) back in the queue for the next
+        cycle. A credit message keeps its credit-note number: it goes again as the same note."""
         case = self.case_by_key(case_key)
         if case is None:
             return 0
         rows = self.conn.execute(
             select(outbox.c.id, outbox.c.payload).where(
-                outbox.c.topic == "amazon.inventory", outbox.c.status != "sent"
+                outbox.c.topic.in_(["amazon.inventory", "amazon.credit_note"]),
+                outbox.c.status != "sent",
             )
         )
         ids = [

@@ -152,6 +152,24 @@ stock_movements = Table(
     Index("ix_stock_movements_line_ref", "line_ref"),
 )
 
+# What each return line has credited Amazon (returns credit notes), as signed deltas: the sum
+# per (line, SKU, unit amount, currency) is the credit in force. Never updated, never deleted.
+credit_movements = Table(
+    "credit_movements",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("movement_key", String(300), nullable=False, unique=True),
+    Column("line_ref", Id, ForeignKey("return_lines.id"), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("inbox_id", Id, ForeignKey("inbox.id")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("quantity <> 0", name="nonzero"),
+    Index("ix_credit_movements_line_ref", "line_ref"),
+)
+
 journal_entries = Table(
     "journal_entries",
     metadata,
@@ -225,6 +243,9 @@ outbox = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True)),
     Column("submission_id", Id, ForeignKey("amazon_submissions.id")),
+    # The credit-note number a credit message was given when first prepared: kept for good, so
+    # a resend always carries the same number and Amazon can refuse it as a duplicate.
+    Column("document", String(64)),
     Index("ix_outbox_status_id", "status", "id"),
     Index("ix_outbox_submission_id", "submission_id"),
 )

@@ -1,8 +1,9 @@
 """The final state of a database, free of ids and times, so two runs can be compared.
 
 Two runs of the same facts must agree on every line's status and units, the net sellable
-stock per warehouse and SKU, the net balance of every GL account, the open exceptions and the
-cases' statuses, however the events were ordered, duplicated or retried.
+stock per warehouse and SKU, the credit each line owes Amazon, the net balance of every GL
+account, the open exceptions and the cases' statuses, however the events were ordered,
+duplicated or retried.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from returnbridge.store.tables import (
+    credit_movements,
     exceptions,
     journal_entries,
     journal_lines,
@@ -45,6 +47,33 @@ def final_state(conn: Connection) -> dict[str, Any]:
                 stock_movements.c.sku,
                 func.sum(stock_movements.c.quantity).label("net"),
             ).group_by(stock_movements.c.warehouse, stock_movements.c.sku)
+        )
+        if int(r.net)
+    }
+    credits = {
+        f"{_case_name(r.return_id, r.order_ref)}/{r.line_id}/{r.sku}@{r.unit_amount}{r.currency}": (
+            int(r.net)
+        )
+        for r in conn.execute(
+            select(
+                return_cases.c.return_id,
+                return_cases.c.order_ref,
+                return_lines.c.line_id,
+                credit_movements.c.sku,
+                credit_movements.c.unit_amount,
+                credit_movements.c.currency,
+                func.sum(credit_movements.c.quantity).label("net"),
+            )
+            .join(return_lines, return_lines.c.id == credit_movements.c.line_ref)
+            .join(return_cases, return_cases.c.id == return_lines.c.case_id)
+            .group_by(
+                return_cases.c.return_id,
+                return_cases.c.order_ref,
+                return_lines.c.line_id,
+                credit_movements.c.sku,
+                credit_movements.c.unit_amount,
+                credit_movements.c.currency,
+            )
         )
         if int(r.net)
     }
@@ -89,6 +118,7 @@ def final_state(conn: Connection) -> dict[str, Any]:
         "lines": lines,
         "stock": stock,
         "accounts": accounts,
+        "credits": credits,
         "open_exceptions": open_exceptions,
         "cases": cases,
     }

@@ -169,6 +169,11 @@ def _print_summary(figures: dict[str, Any], out: Path, seconds: float) -> None:
             f"vs {a['naive_calls']} posting each unit; {a['throttled']} throttled, "
             f"{a['rejected_items']} items rejected, {a['stock_mismatches']} stock mismatches"
         )
+        console.print(
+            f"credit notes: {a['credit_notes']} held by Amazon, "
+            f"{a['credit_notes_resent_refused']} resends refused as duplicates, "
+            f"{a['credit_mismatches']} credit mismatches"
+        )
     for breach in figures["invariant_breaches"][:20]:
         console.print(f"  {breach}", markup=False)
     console.print(f"wrote {out / 'summary.json'} in {seconds:.1f}s")

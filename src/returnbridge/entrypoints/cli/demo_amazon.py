@@ -2,8 +2,9 @@
 
 The figures it reports are the issue's: submission calls (retries included) against the
 fewest the data allowed (``min_calls``) and one call per returned unit (``naive_calls``), 429s,
-retries, status polls and token requests apart, rejections (ours and the sandbox's own count),
-and stock mismatches between the sandbox and the ledger after the last cycle.
+retries, status polls and token requests apart, rejections (ours and the sandbox's own count of
+distinct rejected records), stock mismatches between the sandbox and the ledger after the last
+cycle, and credit mismatches between what each return owes Amazon and what Amazon holds.
 """
 
 from __future__ import annotations
@@ -94,32 +95,56 @@ class AmazonLeg:
                 )
             ):
                 ledger[(r.warehouse, r.sku)] = ledger.get((r.warehouse, r.sku), 0) + r.quantity
-            naive = sum(
-                abs(json.loads(r.payload)["delta"])
+            messages = [
+                (r.topic, json.loads(r.payload))
                 for r in conn.execute(
-                    select(outbox.c.payload).where(outbox.c.topic == "amazon.inventory")
+                    select(outbox.c.topic, outbox.c.payload).where(
+                        outbox.c.topic.in_(["amazon.inventory", "amazon.credit_note"])
+                    )
                 )
-            )
-            explained = {
-                (raw["warehouse"], raw["sku"])
-                for raw in (
-                    json.loads(r.raw)
-                    for r in conn.execute(
-                        select(exceptions.c.raw).where(
-                            exceptions.c.code.in_(["AMAZON_REJECTED", "AMAZON_STUCK"]),
-                            exceptions.c.status == "open",
+            ]
+            amazon_exceptions = [
+                (r.code, r.status, json.loads(r.raw))
+                for r in conn.execute(
+                    select(exceptions.c.code, exceptions.c.status, exceptions.c.raw).where(
+                        exceptions.c.code.in_(
+                            ["AMAZON_REJECTED", "AMAZON_STUCK", "CREDIT_OVERSTATED"]
                         )
                     )
                 )
-            }
-            rejected_lines = len(
-                conn.execute(
-                    select(exceptions.c.id).where(exceptions.c.code == "AMAZON_REJECTED")
-                ).all()
-            )
-        amazon_stock = dict(self.running.sandbox.stock)
+            ]
+        # One call per returned unit: each unit's stock change and its credit posted alone.
+        naive = sum(abs(int(p.get("delta", p.get("quantity", 0)))) for _, p in messages)
+        explained = {
+            tuple(raw["record"]) for code, status, raw in amazon_exceptions if status == "open"
+        }
+        ours_rejected = {
+            tuple(raw["record"]) for code, _, raw in amazon_exceptions if code == "AMAZON_REJECTED"
+        }
+        sandbox = self.running.sandbox
+        amazon_stock = dict(sandbox.stock)
         positions = {k for k, v in ledger.items() if v} | {k for k, v in amazon_stock.items() if v}
         differing = {p for p in positions if ledger.get(p, 0) != amazon_stock.get(p, 0)}
+        stock_explained = {p for p in differing if ("inventory", f"{p[0]}/{p[1]}") in explained}
+        # Credit: what each return owes Amazon by the ledger against what Amazon holds.
+        owed: dict[str, int] = {}
+        credited: dict[str, int] = {}
+        for topic, payload in messages:
+            if topic == "amazon.credit_note":
+                amount = int(payload["quantity"]) * int(payload["unit_amount"])
+                reference = payload["returns_reference"]
+                owed[reference] = owed.get(reference, 0) + amount
+        for note in sandbox.credit_notes.values():
+            reference = note["items"][0]["creditNoteDetails"]["returnsReferenceNumber"]
+            credited[reference] = credited.get(reference, 0) + _minor(note["invoiceTotal"])
+        explained_refs = {
+            raw.get("returns_reference")
+            for code, status, raw in amazon_exceptions
+            if status == "open" and raw["record"][0] in ("invoice", "credit")
+        }
+        credit_differing = {
+            r for r in set(owed) | set(credited) if owed.get(r, 0) != credited.get(r, 0)
+        }
         stats = self.vendor.stats
         return {
             "cycles": len(self.reports),
@@ -132,13 +157,33 @@ class AmazonLeg:
             "connection_errors": stats.connection_errors,
             "status_polls": stats.status_polls,
             "token_requests": stats.token_requests,
-            "rejected_lines": rejected_lines,
-            "rejected_items": sum(r.rejected_items for r in self.reports),
-            "sandbox_rejected_items": len(self.running.sandbox.rejected_items),
-            "positions_rejected": len(differing & explained),
-            "stock_mismatches": len(differing - explained),
+            "rejected_lines": sum(
+                1 for code, _, _ in amazon_exceptions if code == "AMAZON_REJECTED"
+            ),
+            "rejected_items": len(ours_rejected),
+            "sandbox_rejected_items": len(sandbox.rejected_records()),
+            "rejections_unmatched": len(ours_rejected ^ sandbox.rejected_records()),
+            "positions_rejected": len(stock_explained),
+            "stock_mismatches": len(differing - stock_explained),
+            "credit_notes": len(sandbox.credit_notes),
+            "credit_notes_resent_refused": sandbox.duplicate_credit_notes,
+            "credit_notes_confirmed_held": sum(r.already_held for r in self.reports),
+            "credited_minor": sum(credited.values()),
+            "credit_owed_minor": sum(owed.values()),
+            "credit_overstated_lines": sum(
+                1 for code, _, _ in amazon_exceptions if code == "CREDIT_OVERSTATED"
+            ),
+            "credit_held_back_returns": len(credit_differing & explained_refs),
+            "credit_mismatches": len(credit_differing - explained_refs),
         }
 
     def stop(self) -> None:
         self.vendor.close()
         self.running.stop()
+
+
+def _minor(money: dict[str, str]) -> int:
+    """An SP-API ``Money`` amount ("12.50") in minor units, without floats."""
+    whole, _, cents = money["amount"].lstrip("-").partition(".")
+    value = int(whole) * 100 + int((cents + "00")[:2])
+    return -value if money["amount"].startswith("-") else value
