@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager
 from datetime import timedelta
 
 import pytest
-from pipeline_support import full_return, send
+from pipeline_support import full_return, send, zz_event
 from sqlalchemy import select
 
 from returnbridge.bootstrap import App
@@ -345,3 +345,77 @@ def _credit_submissions(rb: App) -> list[list[dict]]:  # type: ignore[type-arg]
             )
         ).all()
     return [json.loads(r.body)["notes"] for r in rows]
+
+
+def _recount(rb: App, return_id: str, quantity: int, minute: int) -> None:
+    lines = [{"lineId": "1", "sku": "CAS-123-BLK-M", "quantity": quantity}]
+    send(
+        rb,
+        zz_event(
+            f"{return_id}-recount-{minute}", "return.received", return_id, minute, lines=lines
+        ),
+    )
+
+
+def test_corrections_before_the_cut_off_are_netted_into_one_credit(
+    rb: App, amazon: RunningSandbox, vendor: SpApiVendor
+) -> None:
+    send(rb, *full_return("R1", "CAS-123-BLK-M", "A", "RESTOCK", qty=3))
+    _recount(rb, "R1", 1, 800)  # +3 then -2 before any cycle: Amazon is owed 1 unit
+    cycle(rb, vendor).close()
+    (note,) = amazon.sandbox.credit_notes.values()
+    assert [i["invoicedQuantity"]["amount"] for i in note["items"]] == [1]
+    assert note["invoiceTotal"]["amount"] == "20.00"
+
+
+def test_a_correction_after_the_credit_went_out_opens_credit_overstated(
+    rb: App, amazon: RunningSandbox, vendor: SpApiVendor
+) -> None:
+    send(rb, *full_return("R1", "CAS-123-BLK-M", "A", "RESTOCK", qty=2))
+    cycle(rb, vendor).close()
+    _recount(rb, "R1", 1, 800)  # Amazon holds credit for 2; the return now owes 1
+    report = cycle(rb, vendor).close()
+    assert report.overstated == 1
+    assert len(amazon.sandbox.credit_notes) == 1  # nothing sent: a credit note cannot debit
+    with rb.engine.connect() as conn:
+        (record,) = conn.execute(
+            select(exceptions.c.message).where(exceptions.c.code == "CREDIT_OVERSTATED")
+        ).all()
+        statuses = sorted(
+            r.status
+            for r in conn.execute(
+                select(outbox.c.status).where(outbox.c.topic == "amazon.credit_note")
+            )
+        )
+    assert "1 unit(s) of CAS-123-BLK-M on return R1" in record.message
+    assert statuses == ["overstated", "sent"]
+    # Ops learn the recount was wrong; ZigZag corrects it back: the return owes 2 again, which
+    # Amazon already holds, so nothing is sent and the exception closes by itself.
+    _recount(rb, "R1", 2, 900)
+    assert cycle(rb, vendor).close().overstated == 0
+    assert by_reference(credits_at_amazon(amazon)) == credits_owed(rb) == {"R1": 4000}
+    with rb.engine.connect() as conn:
+        (status,) = conn.execute(
+            select(exceptions.c.status).where(exceptions.c.code == "CREDIT_OVERSTATED")
+        ).one()
+    assert status == "resolved"
+
+
+def test_an_overstated_credit_agreed_with_amazon_no_longer_offsets_later_credit(
+    rb: App, amazon: RunningSandbox, vendor: SpApiVendor
+) -> None:
+    from returnbridge.services.exceptions import Action, Resolution, resolve
+
+    send(rb, *full_return("R1", "CAS-123-BLK-M", "A", "RESTOCK", qty=2))
+    cycle(rb, vendor).close()
+    _recount(rb, "R1", 1, 800)
+    cycle(rb, vendor).close()
+    with rb.stores() as store:
+        (record,) = store.list_exceptions("open", "CREDIT_OVERSTATED", 10)
+    resolve(
+        rb.stores, record.id, Resolution(Action.IGNORE, "finance", note="debit DN-1"), rb.processor
+    )
+    _recount(rb, "R1", 2, 900)  # the return owes 2 again; Amazon holds 2 - 1 debited = 1
+    cycle(rb, vendor).close()
+    assert len(amazon.sandbox.credit_notes) == 2
+    assert by_reference(credits_at_amazon(amazon)) == {"R1": 6000}  # 4000 - 2000 debit + 2000

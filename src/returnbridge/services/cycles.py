@@ -38,6 +38,7 @@ from returnbridge.services.ports import (
     CreditNote,
     CreditNoteLine,
     InventoryPosition,
+    OpenException,
     TransactionError,
 )
 
@@ -60,6 +61,7 @@ class Change:
     line_id: str
     payload: dict[str, Any] = field(default_factory=dict, compare=False)
     document: str | None = None  # the credit-note number, once given
+    status: str = "pending"  # or "overstated": credit Amazon holds that the line no longer owes
 
 
 StockChange = Change
@@ -85,6 +87,10 @@ class CycleStore(Protocol):
     def pending_stock_changes(self) -> list[Change]: ...
     def pending_credit_changes(self) -> list[Change]: ...
     def assign_document(self, outbox_ids: Sequence[int], number: str) -> None: ...
+    def open_exceptions(self, case_id: int) -> list[OpenException]: ...
+    def close_exception(
+        self, exception_id: int, status: str, now: datetime, by: str, resolution: str, note: str
+    ) -> None: ...
     def ledger_positions(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]: ...
     def asins(self, skus: Sequence[str]) -> dict[str, str | None]: ...
     def add_submission(
@@ -237,7 +243,9 @@ class ClearingCycle:
 
         A credit note only credits (Amazon refuses a quantity below one), so the changes of a
         line are netted first: what nets to zero is settled unsent, and what nets below zero,
-        credit Amazon already holds and the line no longer owes, opens ``CREDIT_OVERSTATED``.
+        credit Amazon already holds and the line no longer owes, opens ``CREDIT_OVERSTATED``
+        and stays in the netting, so a later change that makes the line owe it again cancels
+        it out (closing the exception) instead of crediting Amazon twice.
         """
         if not credits:
             return
@@ -252,14 +260,23 @@ class ClearingCycle:
             by_key: dict[tuple[str, str, int], list[Change]] = defaultdict(list)
             for change in group:
                 by_key[_credit_key(change)].append(change)
-            owed = [c for key, cs in by_key.items() if _net(cs) > 0 for c in cs]
-            netted = [c.outbox_id for cs in by_key.values() if _net(cs) == 0 for c in cs]
-            store.settle_outbox(netted, "netted", now)
+            owed: list[Change] = []
             for _, changes in sorted(by_key.items()):
-                if _net(changes) < 0:
-                    store.settle_outbox([c.outbox_id for c in changes], "overstated", now)
-                    _overstated(store, changes, -_net(changes), now)
+                net = _net(changes)
+                if net < 0:
+                    # Still more credit at Amazon than the line owes: flag what is new.
+                    new = [c.outbox_id for c in changes if c.status == "pending"]
+                    store.settle_outbox(new, "overstated", now)
+                    _close_overstated(store, changes[0], now, "superseded by a new correction")
+                    _overstated(store, changes, -net, now)
                     report.overstated += 1
+                    continue
+                if any(c.status == "overstated" for c in changes):
+                    _close_overstated(store, changes[0], now, "the return owes the credit again")
+                if net == 0:
+                    store.settle_outbox([c.outbox_id for c in changes], "netted", now)
+                else:
+                    owed += changes
             if owed:
                 number = f"{self.settings.credit_note_prefix}-{min(c.outbox_id for c in owed)}"
                 store.assign_document([c.outbox_id for c in owed], number)
@@ -535,6 +552,12 @@ def _credit_key(change: Change) -> tuple[str, str, int]:
 
 def _net(changes: Sequence[Change]) -> int:
     return sum(int(c.payload["quantity"]) for c in changes)
+
+
+def _close_overstated(store: CycleStore, change: Change, now: datetime, note: str) -> None:
+    for record in store.open_exceptions(change.case_id):
+        if record.code == ExceptionCode.CREDIT_OVERSTATED and record.line_id == change.line_id:
+            store.close_exception(record.id, "resolved", now, "returnbridge", "netted", note)
 
 
 def _overstated(store: CycleStore, changes: Sequence[Change], units: int, now: datetime) -> None:

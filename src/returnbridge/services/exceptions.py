@@ -139,6 +139,9 @@ def _resolve_amazon(
             request.note or "sent again in the next clearing cycle",
         )
     else:
+        if record.code == ExceptionCode.CREDIT_OVERSTATED:
+            # Agreed with Amazon (a debit): the excess no longer offsets later credit.
+            store.settle_overstated_credit(record.case_key or "", record.line_id or "", now)
         store.close_exception(record.id, "ignored", now, request.actor, "ignore", request.note)
 
 

@@ -22,7 +22,7 @@ from returnbridge.store.tables import (
     stock_movements,
 )
 
-_CHANGE = (outbox.c.id, outbox.c.payload, outbox.c.document)
+_CHANGE = (outbox.c.id, outbox.c.payload, outbox.c.document, outbox.c.status)
 
 
 def _change(row: Any) -> Change:
@@ -35,6 +35,7 @@ def _change(row: Any) -> Change:
         payload["line_id"],
         payload,
         row.document,
+        row.status,
     )
 
 
@@ -53,7 +54,23 @@ class SqlCycleStore(SqlStore):
         return self._pending("amazon.inventory")
 
     def pending_credit_changes(self) -> list[Change]:
-        return self._pending("amazon.credit_note")
+        """Pending credit messages, plus the overstated ones of the lines that have one (they
+        net against it)."""
+        pending = self._pending("amazon.credit_note")
+        lines = {(c.case_id, c.line_id) for c in pending if c.document is None}
+        if not lines:
+            return pending
+        overstated = self.conn.execute(
+            select(*_CHANGE)
+            .where(
+                outbox.c.topic == "amazon.credit_note",
+                outbox.c.status == "overstated",
+                outbox.c.submission_id.is_(None),
+            )
+            .order_by(outbox.c.id)
+        )
+        netting = [c for c in map(_change, overstated) if (c.case_id, c.line_id) in lines]
+        return sorted(pending + netting, key=lambda c: c.outbox_id)
 
     def assign_document(self, outbox_ids: Sequence[int], number: str) -> None:
         for start in range(0, len(outbox_ids), 500):

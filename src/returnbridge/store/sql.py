@@ -604,6 +604,27 @@ class SqlStore:
             },
         )
 
+    def settle_overstated_credit(self, case_key: str, line_id: str, now: datetime) -> int:
+        """A person agreed the overstated credit of a line with Amazon: it leaves the netting."""
+        case = self.case_by_key(case_key)
+        if case is None:
+            return 0
+        rows = self.conn.execute(
+            select(outbox.c.id, outbox.c.payload).where(
+                outbox.c.topic == "amazon.credit_note", outbox.c.status == "overstated"
+            )
+        )
+        ids = [
+            r.id
+            for r in rows
+            if (p := json.loads(r.payload)).get("case") == case.id and p.get("line_id") == line_id
+        ]
+        if ids:
+            self.conn.execute(
+                update(outbox).where(outbox.c.id.in_(ids)).values(status="agreed", sent_at=now)
+            )
+        return len(ids)
+
     def release_amazon_messages(self, case_key: str, line_id: str) -> int:
         """Put a line's unsynced Amazon messages (stock, credit) back in the queue for the next
         cycle. A credit message keeps its credit-note number: it goes again as the same note."""

@@ -23,7 +23,8 @@ def close(
     poll_seconds: float = typer.Option(1.0, min=0.0, help="Pause between polls."),
     db: str | None = DbOption,
 ) -> None:
-    """Coalesce pending stock changes per (warehouse, SKU), send them, poll their status."""
+    """Coalesce pending stock changes per (warehouse, SKU) and credits per return into credit
+    notes, send them, poll their status."""
     with open_app(db) as rb:
         vendor = rb.amazon_vendor()
         try:
@@ -41,6 +42,16 @@ def close(
         f"Amazon: {stats.calls} call(s) ({stats.retries} retries, {stats.throttled} throttled), "
         f"{stats.status_polls} status poll(s), {stats.token_requests} token request(s)"
     )
+    if report.already_held:
+        console.print(
+            f"{report.already_held} credit note(s) sent again were already held by Amazon "
+            "(an earlier answer was lost): settled as credited"
+        )
+    if report.overstated:
+        console.print(
+            f"[yellow]{report.overstated} return line(s) hold more credit at Amazon than they "
+            "owe[/]: `returnbridge exceptions list --code CREDIT_OVERSTATED`"
+        )
     if report.rejected_lines:
         console.print(
             f"[yellow]{report.rejected_lines} return line(s) rejected by Amazon[/]: "
