@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from returnbridge.domain.schedule import CycleSchedule
 
 
 class Settings(BaseSettings):
@@ -59,6 +61,16 @@ class Settings(BaseSettings):
         pattern=r"^[A-Z0-9]{1,10}$",
         description="Starts every credit-note number we issue (numbers are ours alone).",
     )
+    amazon_cycle_schedule: str = Field(
+        default="daily 02:00",
+        description="Clearing-cycle cut-offs in UTC: 'daily 02:00', '02:00,14:00', 'every 15m'.",
+    )
     amazon_stuck_after_hours: float = Field(
         default=24.0, gt=0, description="A transaction Processing longer is AMAZON_STUCK."
     )
+
+    @field_validator("amazon_cycle_schedule")
+    @classmethod
+    def _readable_schedule(cls, value: str) -> str:
+        CycleSchedule.parse(value)  # raises ScheduleError (a ValueError) with what was expected
+        return value

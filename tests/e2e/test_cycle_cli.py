@@ -1,11 +1,14 @@
-"""`returnbridge cycle close` against the sandbox, configured by environment only."""
+"""`returnbridge cycle close` and `cycle watch` against the sandbox, configured by environment
+only."""
 
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from returnbridge.entrypoints.cli.demo_amazon import sandbox_env
@@ -63,3 +66,84 @@ def test_cycle_close_without_credentials_says_which_settings_are_missing(tmp_pat
     )
     assert result.returncode == 2
     assert "RETURNBRIDGE_AMAZON_CLIENT_ID" in result.stderr
+
+
+def test_cycle_watch_closes_a_cycle_at_each_cut_off_and_stops_cleanly(tmp_path: Path) -> None:
+    out = tmp_path / "day"
+    run = [sys.executable, "-m", "returnbridge"]
+    subprocess.run(
+        [*run, "demo", "--returns", "200", "--no-amazon", "--out", str(out)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    db_file = out / "returnbridge.db"
+    with start_sandbox(SandboxConfig(seed=4)) as amazon:
+        env = {**os.environ, **sandbox_env(amazon)}
+        watcher = subprocess.Popen(
+            [
+                *run,
+                "cycle",
+                "watch",
+                "--schedule",
+                "every 2s",
+                "--poll-seconds",
+                "0.1",
+                "--db",
+                f"sqlite:///{db_file}",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and _cycles(db_file) < 1:
+                time.sleep(0.1)
+            # A cut-off later, a new change (a person's stock fix, say) goes out on its own.
+            with sqlite3.connect(db_file) as conn:
+                conn.execute(
+                    "UPDATE outbox SET status = 'pending', submission_id = NULL "
+                    "WHERE id = (SELECT min(id) FROM outbox "
+                    "WHERE topic = 'amazon.inventory')"
+                )
+            while time.monotonic() < deadline and _cycles(db_file) < 2:
+                time.sleep(0.1)
+        finally:
+            watcher.send_signal(signal.SIGTERM)
+            stdout, stderr = watcher.communicate(timeout=60)
+        stock = dict(amazon.sandbox.stock)
+    assert watcher.returncode == 0, stderr
+    assert "clearing cycles at every 2s" in stdout and "stopped after" in stdout
+    assert _cycles(db_file) == 2
+    with sqlite3.connect(db_file) as conn:
+        ledger = {
+            (w, s): q
+            for w, s, q in conn.execute(
+                "SELECT warehouse, sku, sum(quantity) FROM stock_movements GROUP BY 1, 2"
+            )
+        }
+        open_cycles = conn.execute(
+            "SELECT count(*) FROM clearing_cycles WHERE closed_at IS NULL"
+        ).fetchone()[0]
+    assert stock == ledger and open_cycles == 0
+
+
+def test_cycle_watch_refuses_a_schedule_it_cannot_read(tmp_path: Path) -> None:
+    run = [sys.executable, "-m", "returnbridge"]
+    db = f"sqlite:///{tmp_path / 'rb.db'}"
+    refused = subprocess.run(
+        [*run, "cycle", "watch", "--schedule", "every 7m", "--db", db],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2
+    said = " ".join(refused.stderr.replace("│", " ").split())  # the panel wraps the text
+    assert "divide a day evenly" in said
+
+
+def _cycles(db_file: Path) -> int:
+    with sqlite3.connect(db_file) as conn:
+        return int(conn.execute("SELECT count(*) FROM clearing_cycles").fetchone()[0])

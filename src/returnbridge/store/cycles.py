@@ -45,6 +45,10 @@ class SqlCycleStore(SqlStore):
     def create_cycle(self, now: datetime) -> int:
         return self._insert(insert(clearing_cycles), {"started_at": now})
 
+    def last_cycle_started(self) -> datetime | None:
+        started = self.conn.execute(select(func.max(clearing_cycles.c.started_at))).scalar()
+        return aware_or_none(started)
+
     def close_cycle(self, cycle_id: int, now: datetime) -> None:
         self.conn.execute(
             update(clearing_cycles).where(clearing_cycles.c.id == cycle_id).values(closed_at=now)

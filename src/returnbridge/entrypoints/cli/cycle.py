@@ -1,12 +1,18 @@
-"""``cycle close``: send the pending stock changes to Amazon, and confirm them."""
+"""``cycle close`` and ``cycle watch``: send the pending stock changes and credit notes to
+Amazon, and confirm them, now or at every cut-off of the schedule."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import typer
 
+from returnbridge.connectors.amazon.spapi import SpApiVendor
+from returnbridge.domain.schedule import CycleSchedule, ScheduleError
 from returnbridge.entrypoints.cli.common import DbOption, console, open_app
+from returnbridge.entrypoints.worker import run_cycles, stop_on_signals
+from returnbridge.services.cycles import CycleReport
 
 cycle_app = typer.Typer(no_args_is_help=True, help="Clearing cycles with Amazon.")
 
@@ -31,6 +37,10 @@ def close(
             report = rb.clearing_cycle(vendor).close(poll_rounds, time.sleep, poll_seconds)
         finally:
             vendor.close()
+    _print_report(report, vendor)
+
+
+def _print_report(report: CycleReport, vendor: SpApiVendor) -> None:
     console.print(
         f"cycle {report.cycle_id or '-'}: {report.prepared} submission(s) prepared, "
         f"{report.sent} sent, {report.succeeded} confirmed, {report.failed} failed, "
@@ -57,3 +67,42 @@ def close(
             f"[yellow]{report.rejected_lines} return line(s) rejected by Amazon[/]: "
             "`returnbridge exceptions list --code AMAZON_REJECTED`"
         )
+
+
+@cycle_app.command("watch")
+def watch(
+    schedule: str | None = typer.Option(
+        None,
+        help="Cut-offs in UTC: 'daily 02:00', '02:00,14:00', 'every 15m' "
+        "(default: RETURNBRIDGE_AMAZON_CYCLE_SCHEDULE).",
+    ),
+    poll_seconds: float = typer.Option(1.0, min=0.0, help="Pause between status polls."),
+    db: str | None = DbOption,
+) -> None:
+    """Close a clearing cycle at every cut-off of the schedule, until SIGTERM or Ctrl-C."""
+    try:
+        cut_offs = CycleSchedule.parse(schedule) if schedule else None
+    except ScheduleError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--schedule") from exc
+    stop = threading.Event()
+    stop_on_signals(stop)
+    with open_app(db) as rb:
+        cut_offs = cut_offs or CycleSchedule.parse(rb.settings.amazon_cycle_schedule)
+        console.print(
+            f"clearing cycles at {cut_offs.text} (UTC); next cut-off "
+            f"{cut_offs.next_after(rb.clock()):%Y-%m-%d %H:%M:%S}"
+        )
+        vendor = rb.amazon_vendor()
+        try:
+            served = run_cycles(
+                rb,
+                rb.clearing_cycle(vendor),
+                cut_offs,
+                stop,
+                rb.clock,
+                on_cycle=lambda report: _print_report(report, vendor),
+                poll_seconds=poll_seconds,
+            )
+        finally:
+            vendor.close()
+    console.print(f"stopped after {served} cut-off(s)")
