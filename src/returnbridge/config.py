@@ -65,6 +65,12 @@ class Settings(BaseSettings):
         default="daily 02:00",
         description="Clearing-cycle cut-offs in UTC: 'daily 02:00', '02:00,14:00', 'every 15m'.",
     )
+    amazon_throttle_alert_share: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="Alert AMAZON_THROTTLED when a larger share of a cycle's requests got 429.",
+    )
     amazon_stuck_after_hours: float = Field(
         default=24.0, gt=0, description="A transaction Processing longer is AMAZON_STUCK."
     )

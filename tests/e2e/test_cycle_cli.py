@@ -3,6 +3,7 @@ only."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -147,3 +148,40 @@ def test_cycle_watch_refuses_a_schedule_it_cannot_read(tmp_path: Path) -> None:
 def _cycles(db_file: Path) -> int:
     with sqlite3.connect(db_file) as conn:
         return int(conn.execute("SELECT count(*) FROM clearing_cycles").fetchone()[0])
+
+
+def test_cycle_close_raises_an_alert_with_its_runbook_when_amazon_rejects(tmp_path: Path) -> None:
+    out = tmp_path / "day"
+    run = [sys.executable, "-m", "returnbridge"]
+    subprocess.run(
+        [*run, "demo", "--returns", "100", "--no-amazon", "--out", str(out)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    with start_sandbox(SandboxConfig(seed=9, reject_rate=0.3)) as amazon:
+        env = {**os.environ, **sandbox_env(amazon), "RETURNBRIDGE_LOG_FORMAT": "json"}
+        closed = subprocess.run(
+            [
+                *run,
+                "cycle",
+                "close",
+                "--poll-seconds",
+                "0",
+                "--db",
+                f"sqlite:///{out / 'returnbridge.db'}",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert closed.returncode == 0, closed.stderr
+    alerts = [
+        json.loads(line)
+        for line in closed.stdout.splitlines()
+        if line.startswith("{") and '"alert"' in line
+    ]
+    (rejected,) = [a for a in alerts if a["alert"] == "AMAZON_REJECTED"]
+    assert rejected["runbook"] == "docs/operations.md#amazon_rejected"
+    assert rejected["level"] == "warning" and "item(s)" in rejected["summary"]

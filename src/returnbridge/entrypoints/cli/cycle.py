@@ -12,6 +12,8 @@ from returnbridge.connectors.amazon.spapi import SpApiVendor
 from returnbridge.domain.schedule import CycleSchedule, ScheduleError
 from returnbridge.entrypoints.cli.common import DbOption, console, open_app
 from returnbridge.entrypoints.worker import run_cycles, stop_on_signals
+from returnbridge.observability.alerts import LogAlertSink
+from returnbridge.services.alerts import cycle_alerts
 from returnbridge.services.cycles import CycleReport
 
 cycle_app = typer.Typer(no_args_is_help=True, help="Clearing cycles with Amazon.")
@@ -37,21 +39,42 @@ def close(
             report = rb.clearing_cycle(vendor).close(poll_rounds, time.sleep, poll_seconds)
         finally:
             vendor.close()
-    _print_report(report, vendor)
+    _CycleOutput(vendor, rb.settings.amazon_throttle_alert_share).show(report)
 
 
-def _print_report(report: CycleReport, vendor: SpApiVendor) -> None:
-    console.print(
-        f"cycle {report.cycle_id or '-'}: {report.prepared} submission(s) prepared, "
-        f"{report.sent} sent, {report.succeeded} confirmed, {report.failed} failed, "
-        f"{report.refused} refused, {report.stuck} stuck, {report.processing} still processing, "
-        f"{report.unsent} not sent (Amazon unreachable)"
-    )
-    stats = vendor.stats
-    console.print(
-        f"Amazon: {stats.calls} call(s) ({stats.retries} retries, {stats.throttled} throttled), "
-        f"{stats.status_polls} status poll(s), {stats.token_requests} token request(s)"
-    )
+class _CycleOutput:
+    """Prints each cycle and raises its alerts, with what that cycle alone cost (the vendor's
+    counts run on across the cycles of ``cycle watch``)."""
+
+    def __init__(self, vendor: SpApiVendor, throttle_share: float) -> None:
+        self.vendor = vendor
+        self.throttle_share = throttle_share
+        self.seen = (0, 0, 0, 0, 0)
+
+    def show(self, report: CycleReport) -> None:
+        s = self.vendor.stats
+        now = (s.calls, s.retries, s.throttled, s.status_polls, s.token_requests)
+        calls, retries, throttled, polls, tokens = (
+            a - b for a, b in zip(now, self.seen, strict=True)
+        )
+        self.seen = now
+        LogAlertSink().emit(
+            cycle_alerts(report, calls, throttled, throttle_share=self.throttle_share)
+        )
+        console.print(
+            f"cycle {report.cycle_id or '-'}: {report.prepared} submission(s) prepared, "
+            f"{report.sent} sent, {report.succeeded} confirmed, {report.failed} failed, "
+            f"{report.refused} refused, {report.stuck} stuck, {report.processing} still "
+            f"processing, {report.unsent} not sent (Amazon unreachable)"
+        )
+        console.print(
+            f"Amazon: {calls} call(s) ({retries} retries, {throttled} throttled), "
+            f"{polls} status poll(s), {tokens} token request(s)"
+        )
+        _print_follow_ups(report)
+
+
+def _print_follow_ups(report: CycleReport) -> None:
     if report.already_held:
         console.print(
             f"{report.already_held} credit note(s) sent again were already held by Amazon "
@@ -100,7 +123,7 @@ def watch(
                 cut_offs,
                 stop,
                 rb.clock,
-                on_cycle=lambda report: _print_report(report, vendor),
+                on_cycle=_CycleOutput(vendor, rb.settings.amazon_throttle_alert_share).show,
                 poll_seconds=poll_seconds,
             )
         finally:
