@@ -64,9 +64,6 @@ class Change:
     status: str = "pending"  # or "overstated": credit Amazon holds that the line no longer owes
 
 
-StockChange = Change
-
-
 @dataclass(frozen=True)
 class Submission:
     id: int
@@ -434,7 +431,8 @@ class ClearingCycle:
                 held.add(item)
             else:
                 bad.setdefault(item, error)
-        held -= set(bad)
+        for item in held:  # Amazon holds it: credited, whatever else it says of the copy
+            bad.pop(item, None)
         if not bad and not held:  # no item named: the whole submission failed
             bad = {item: errors[0] if errors else TransactionError("Failure", "") for item in items}
         with self.stores() as store:

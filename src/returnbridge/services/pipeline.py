@@ -336,8 +336,8 @@ def _sync_credit(
     now: datetime,
 ) -> None:
     """Move what the line has credited Amazon to what it owes now. A credit already sent is
-    never edited: a correction is a further credit-note item for the difference (negative
-    when the line now owes less)."""
+    never edited: a correction is a further movement for the difference (negative when the
+    line now owes less; the clearing cycle nets it before anything goes to Amazon)."""
     wanted = {line.credit.key: line.credit.quantity} if line.credit else {}
     count = posted.credit_movements
     for position in sorted(set(wanted) | set(posted.credit)):
