@@ -289,3 +289,13 @@ amazon_positions = Table(
     Column("quantity", Integer, nullable=False),
     Column("synced_at", DateTime(timezone=True), nullable=False),
 )
+
+# Where each polled feed stands: the cursor to ask for next, stored in the same transaction as
+# the events it returned, so a crash never skips or repeats a page in effect.
+feed_cursors = Table(
+    "feed_cursors",
+    metadata,
+    Column("feed", String(64), primary_key=True),
+    Column("cursor", String(500), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
