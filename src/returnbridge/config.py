@@ -71,6 +71,12 @@ class Settings(BaseSettings):
         le=1,
         description="Alert AMAZON_THROTTLED when a larger share of a cycle's requests got 429.",
     )
+    rfs_window_days: int = Field(
+        default=14,
+        ge=1,
+        le=365,
+        description="Days after a refund at first scan before RFS_NOT_RECEIVED is raised.",
+    )
     amazon_stuck_after_hours: float = Field(
         default=24.0, gt=0, description="A transaction Processing longer is AMAZON_STUCK."
     )

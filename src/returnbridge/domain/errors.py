@@ -26,6 +26,7 @@ class ExceptionCode(StrEnum):
     AMAZON_REJECTED = "AMAZON_REJECTED"
     AMAZON_STUCK = "AMAZON_STUCK"
     CREDIT_OVERSTATED = "CREDIT_OVERSTATED"
+    RFS_NOT_RECEIVED = "RFS_NOT_RECEIVED"
 
 
 class ReturnBridgeError(Exception):

@@ -70,6 +70,12 @@ def _refuse_if_unfit(record: ExceptionRecord, request: Resolution) -> None:
         raise ExceptionActionRefused("say who is acting (--actor)")
     if request.action is Action.IGNORE and not request.note.strip():
         raise ExceptionActionRefused("ignoring an exception needs a reason (--note)")
+    if record.code == ExceptionCode.RFS_NOT_RECEIVED and request.action is not Action.IGNORE:
+        raise ExceptionActionRefused(
+            f"exception {record.id} closes by itself when the goods reach the warehouse; if "
+            "they never will (lost, customer kept them), ignore it with a note saying what "
+            "was done (e.g. the SAFE-T claim reference)"
+        )
     if record.code in AMAZON_CODES:
         # The books are right; only Amazon's copy of the stock is wrong.
         if (

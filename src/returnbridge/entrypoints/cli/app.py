@@ -15,6 +15,7 @@ from returnbridge.entrypoints.cli import (
     outbox,
     pipeline,
     reconcile,
+    rfs,
     sandbox,
 )
 from returnbridge.entrypoints.cli.common import DbOption, console, err_console, open_app
@@ -39,6 +40,7 @@ reconcile.register(app)
 outbox.register(app)
 sandbox.register(app)
 cycle.register(app)
+rfs.register(app)
 demo.register(app)
 
 

@@ -10,6 +10,7 @@ import typer
 from returnbridge.bootstrap import App
 from returnbridge.connectors.zigzag.csv_export import read_export
 from returnbridge.entrypoints.cli.common import DbOption, console, open_app, progress_bar
+from returnbridge.entrypoints.cli.rfs import sweep
 from returnbridge.entrypoints.worker import run_worker, stop_on_signals
 from returnbridge.services.pipeline import ProcessStats, StreamResult, ingest_stream
 
@@ -96,6 +97,12 @@ def process(
             )
         else:
             stats = drain_inbox(rb)
+        late = sweep(rb)
     console.print(
         f"{stats.processed} events processed, {stats.invalid} invalid, {stats.failed} failed"
     )
+    if late.opened:
+        console.print(
+            f"[yellow]{late.opened} refund(s) at first scan not received in time[/]: "
+            "`returnbridge exceptions list --code RFS_NOT_RECEIVED`"
+        )
