@@ -81,6 +81,25 @@ def test_an_inactive_sku_written_off_posts_a_write_down_and_no_stock(rb: App) ->
     assert state["lines"]["zz:R1/1"]["units_written_off"] == 1
 
 
+def test_an_inactive_sku_booked_to_a_disposition_flows_there_and_never_to_stock(
+    rb: App,
+) -> None:
+    send(rb, *full_return("R1", "CAS-789-RED-S", "A", "RESTOCK"))
+    record = _only_open(rb, "INACTIVE_SKU")
+    # Restocking an inactive product is not a way out: the line stays held.
+    still = _resolve(rb, record, Action.REPROCESS, disposition="RESTOCK", note="try")
+    assert still.status == "open"
+    closed = _resolve(rb, record, Action.REPROCESS, disposition="LIQUIDATE", note="to jobber")
+    assert closed.status == "resolved"
+    state = _state(rb)
+    assert state["stock"] == {}
+    assert state["lines"]["zz:R1/1"]["units_liquidated"] == 1
+    assert state["accounts"] == {
+        "1330-INVENTORY-LIQUIDATION/GBP": 1200,
+        "1390-RETURNS-IN-TRANSIT/GBP": -1200,
+    }
+
+
 def test_an_unmapped_reason_ignored_with_a_note_lets_the_line_flow(rb: App) -> None:
     send(rb, *full_return("R1", "CAS-123-BLK-M", "A", "RESTOCK", reason=42))
     record = _only_open(rb, "UNMAPPED_REASON")

@@ -177,8 +177,9 @@ def _check_sku(
             Finding(
                 ExceptionCode.INACTIVE_SKU,
                 f"{_where(facts, line)}: {item.sku!r} is inactive in the catalog master, so "
-                "its units cannot be booked (restocked, liquidated or sent anywhere); write the "
-                "line off, or re-map it to an active product",
+                "its units cannot be restocked; write the line off, book it to another "
+                "disposition (liquidate, refurbish, return to vendor), or re-map it to an "
+                "active product",
             )
         )
     return item
@@ -273,6 +274,18 @@ def evaluate_line(
         # A disposition without a grade routes its units, but only a confirmed sellable grade
         # may restock: a RESTOCK disposition waits for the grade.
         route = None if rule.route is Route.RESTOCK else rule.route
+    if (
+        item is not None
+        and not item.active
+        and line.disposition_override
+        and rule is not None
+        and rule.route is not Route.RESTOCK
+    ):
+        # A person booked the inactive product's units to a disposition (the "disposition
+        # record"): its route stands, whatever the grade said, and it never touches stock.
+        waived = {ExceptionCode.INACTIVE_SKU, ExceptionCode.GRADE_DISPOSITION_CONFLICT}
+        findings = [f for f in findings if f.code not in waived]
+        route = rule.route
     if line.write_off:
         # A person decided to write the units off: nothing else stands in the way.
         findings = []
