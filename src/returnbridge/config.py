@@ -28,6 +28,25 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     log_format: Literal["console", "json"] = "console"
 
+    # ZigZag webhooks (`returnbridge serve`): Standard Webhooks signatures; see
+    # docs/zigzag-events.md#webhooks. Without a secret the endpoint answers 503.
+    zigzag_webhook_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="Space-separated whsec_<base64> secrets; a delivery signed by any passes.",
+    )
+    webhook_tolerance_seconds: int = Field(
+        default=300,
+        ge=1,
+        le=86_400,
+        description="How far a delivery's webhook-timestamp may be from the server's clock.",
+    )
+    webhook_max_bytes: int = Field(
+        default=1_000_000,
+        ge=1_024,
+        le=100_000_000,
+        description="Largest webhook body accepted; a larger one is refused with 413.",
+    )
+
     # Amazon Vendor Central (SP-API). Point the endpoint and LWA URL at `returnbridge sandbox
     # amazon` to run against the stand-in; credentials come from the environment only.
     amazon_endpoint: str = Field(
@@ -86,3 +105,16 @@ class Settings(BaseSettings):
     def _readable_schedule(cls, value: str) -> str:
         CycleSchedule.parse(value)  # raises ScheduleError (a ValueError) with what was expected
         return value
+
+    # ZigZag API (polling): `returnbridge poll zigzag`; see docs/zigzag-feeds.md. Point the URL
+    # at `returnbridge sandbox zigzag` to run against the stand-in.
+    zigzag_api_url: str = Field(
+        default="", description="ZigZag API base URL (POST /token, GET /events are under it)."
+    )
+    zigzag_api_username: str = Field(default="", description="ZigZag API username.")
+    zigzag_api_password: SecretStr = Field(
+        default=SecretStr(""), description="ZigZag API password (exchanged for a 30-minute JWT)."
+    )
+    zigzag_poll_page_size: int = Field(
+        default=500, ge=1, le=10_000, description="Events asked for per page of the feed."
+    )

@@ -299,3 +299,83 @@ feed_cursors = Table(
     Column("cursor", String(500), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+# Amazon Vendor Central export facts (docs/amazon-exports.md), stored as read and never
+# processed: finance reconciles against them. Each row has its natural key, so importing a file
+# again changes nothing. Refunds at first scan are not here: they are inbox events.
+amazon_return_requests = Table(
+    "amazon_return_requests",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("request_id", String(100), nullable=False, unique=True),
+    Column("vendor_code", String(20), nullable=False),
+    Column("order_id", String(100), nullable=False),
+    Column("asin", String(10), nullable=False),
+    Column("quantity_requested", Integer, nullable=False),
+    Column("quantity_approved", Integer, nullable=False),
+    Column("refund_amount", BigInteger, nullable=False),  # minor units
+    Column("currency", String(3), nullable=False),
+    Column("condition", String(16), nullable=False),  # sellable | damaged
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("rma_id", String(100)),  # RMA or VRET id
+    Column("imported_at", DateTime(timezone=True), nullable=False),
+    Index("ix_amazon_return_requests_order_id", "order_id"),
+)
+
+# Customer refunds other than at first scan: what Amazon expects to be credited for.
+amazon_standard_refunds = Table(
+    "amazon_standard_refunds",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("refund_id", String(100), nullable=False, unique=True),
+    Column("order_id", String(100), nullable=False),
+    Column("asin", String(10), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("amount", BigInteger, nullable=False),  # minor units
+    Column("currency", String(3), nullable=False),
+    Column("refunded_at", DateTime(timezone=True), nullable=False),
+    Column("imported_at", DateTime(timezone=True), nullable=False),
+    Index("ix_amazon_standard_refunds_order_id", "order_id"),
+)
+
+# Lines of Vendor Central payments: which invoice or credit note (RBCN-...) was paid or taken
+# back, signed as Amazon shows it, and what was deducted.
+amazon_remittance_lines = Table(
+    "amazon_remittance_lines",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("payment_id", String(100), nullable=False),
+    Column("document_number", String(100), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("document_type", String(16), nullable=False),  # invoice | credit_note
+    Column("amount", BigInteger, nullable=False),  # minor units, signed
+    Column("currency", String(3), nullable=False),
+    Column("paid_at", DateTime(timezone=True), nullable=False),
+    Column("deductions", Text, nullable=False, default="[]"),  # JSON [{"type", "amount"}]
+    Column("deductions_total", BigInteger, nullable=False, default=0),
+    Column("description", Text, nullable=False, default=""),
+    Column("imported_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint(
+        "payment_id", "document_number", "line_no", name="uq_amazon_remittance_lines_key"
+    ),
+    Index("ix_amazon_remittance_lines_document_number", "document_number"),
+)
+
+# Webhook deliveries refused before reaching the inbox (bad signature, stale, too large), kept
+# raw for a person to inspect; only the newest ones are kept (store/webhooks.py), so a flood of
+# forged requests cannot grow it without bound.
+webhook_rejections = Table(
+    "webhook_rejections",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("status", Integer, nullable=False),  # the HTTP status answered
+    Column("code", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("webhook_id", String(200)),
+    Column("client", String(100)),
+    Column("size", BigInteger, nullable=False),  # bytes received (or declared, if larger)
+    Column("truncated", Boolean, nullable=False),
+    Column("body", Text, nullable=False),
+)

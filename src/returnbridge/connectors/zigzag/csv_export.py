@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from returnbridge.connectors.validation import describe
+from returnbridge.connectors.zigzag.records import inbox_record
 from returnbridge.connectors.zigzag.wire import SOURCE, WireEvent
 from returnbridge.domain.errors import InvalidEvent
 from returnbridge.services.ports import InboxRecord
@@ -204,14 +204,7 @@ def _record(path: Path, rows: list[_Row]) -> InboxRecord:
         return _unreadable(path, rows, describe(exc))
     except ValueError as exc:
         return _unreadable(path, rows, str(exc))
-    payload = json.dumps(wire.model_dump(mode="json", exclude_none=True), sort_keys=True)
-    return InboxRecord(
-        source=SOURCE,
-        event_id=wire.id,
-        event_type=wire.type,
-        payload=payload,
-        case_key=f"zz:{wire.returnId}",
-    )
+    return inbox_record(wire)
 
 
 def read_export(path: Path, on_bytes: Callable[[int], None] | None = None) -> Iterator[InboxRecord]:

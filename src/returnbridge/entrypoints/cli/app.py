@@ -9,14 +9,17 @@ import typer
 
 from returnbridge.domain.errors import ReturnBridgeError
 from returnbridge.entrypoints.cli import (
+    amazon_imports,
     cycle,
     demo,
     exceptions,
+    feeds,
     outbox,
     pipeline,
     reconcile,
     rfs,
     sandbox,
+    serve,
 )
 from returnbridge.entrypoints.cli.common import DbOption, console, err_console, open_app
 from returnbridge.masterdata.mappings_toml import DEFAULT_MAPPINGS
@@ -35,10 +38,13 @@ app.add_typer(db_app, name="db")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(mappings_app, name="mappings")
 pipeline.register(app)
+amazon_imports.register(app)
 exceptions.register(app)
 reconcile.register(app)
+feeds.register(app)
 outbox.register(app)
 sandbox.register(app)
+serve.register(app)
 cycle.register(app)
 rfs.register(app)
 demo.register(app)

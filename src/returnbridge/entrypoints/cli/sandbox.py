@@ -1,4 +1,4 @@
-"""``sandbox amazon``: run the Amazon SP-API vendor sandbox in the foreground."""
+"""``sandbox amazon`` and ``sandbox zigzag``: run a partner sandbox in the foreground."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import typer
 
 from returnbridge.sandboxes.amazon import server
 from returnbridge.sandboxes.amazon.config import DEFAULT_REFRESH_TOKEN, SandboxConfig
+from returnbridge.sandboxes.zigzag import server as zigzag_server
+from returnbridge.sandboxes.zigzag.config import ZigZagSandboxConfig
 
 sandbox_app = typer.Typer(no_args_is_help=True, help="Stand-in partner servers (loopback only).")
 
@@ -61,3 +63,55 @@ def amazon(
         f"rate x{rate_multiplier}. Ctrl-C to stop."
     )
     server.serve_forever(config, host, port)
+
+
+@sandbox_app.command("zigzag")
+def zigzag(
+    host: str = typer.Option("127.0.0.1", help="Loopback address to bind (127.0.0.1, ::1)."),
+    port: int = typer.Option(8600, min=1, max=65535, help="TCP port."),
+    seed: int = typer.Option(0, help="Seeds the day and the faults: same seed, same events."),
+    returns: int = typer.Option(50, min=1, help="Returns in the generated day."),
+    webhook_url: str | None = typer.Option(
+        None, help="Deliver the day to this URL as signed webhooks once the server is up."
+    ),
+    webhook_secret: str | None = typer.Option(
+        None, help="Standard Webhooks secret (whsec_<base64>) to sign deliveries with."
+    ),
+    time_scale: float = typer.Option(
+        1.0, min=0.0, help="Multiplies the retry waits (daily for 7 days): 1e-5 makes a day 0.9 s."
+    ),
+    lost_request_rate: float = _rate("Share of deliveries that never reach the target."),
+    lost_answer_rate: float = _rate("Share of deliveries handled whose answer is then lost."),
+    api_error_rate: float = _rate("Share of API requests (token, feed) answered 503."),
+) -> None:
+    """Serve the ZigZag sandbox (JWT auth and the polling feed) until Ctrl-C, print how to
+    reach it, and with --webhook-url deliver the day as signed webhooks, retried as ZigZag does."""
+    try:
+        zigzag_server.check_loopback(host)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--host") from exc
+    try:
+        config = ZigZagSandboxConfig(
+            seed=seed,
+            returns=returns,
+            webhook_url=webhook_url,
+            webhook_secret=webhook_secret,
+            time_scale=time_scale,
+            lost_request_rate=lost_request_rate,
+            lost_answer_rate=lost_answer_rate,
+            api_error_rate=api_error_rate,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--webhook-url/--webhook-secret") from exc
+    url = zigzag_server.base_url(host, port)
+    typer.echo(f"ZigZag sandbox on {url}")
+    typer.echo(f"  API URL            {url}   (RETURNBRIDGE_ZIGZAG_API_URL)")
+    typer.echo(f"  token URL          POST {url}/token   (JWT valid 30 minutes)")
+    typer.echo(f"  API username       {config.username}")
+    typer.echo(f"  API password       {config.password}")
+    typer.echo(f"  feed URL           GET {url}/events?cursor=&limit=")
+    typer.echo(f"  state              GET {url}/_sandbox/state")
+    if webhook_url:
+        typer.echo(f"  webhooks to        {webhook_url} (retry waits x{time_scale:g})")
+    typer.echo(f"  seed {seed}, {returns} returns. Ctrl-C to stop.")
+    zigzag_server.serve_forever(config, host, port)

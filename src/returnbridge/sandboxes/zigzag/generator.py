@@ -436,12 +436,18 @@ def export_rows(event: dict[str, Any]) -> Iterable[list[str]]:
         yield [*head, *[""] * 10]
 
 
-def write_export(day: DemoDay, path: Path) -> None:
-    """ZigZag's CSV export of the day, in delivery order, bad rows spread through it."""
+def bad_row_positions(day: DemoDay) -> dict[int, list[list[str]]]:
+    """Where the export puts each bad row: after the event of that index (delivery order)."""
     rng = random.Random(day.seed + 1)
     positions: dict[int, list[list[str]]] = {}
     for row in day.bad_rows:
         positions.setdefault(rng.randint(0, max(0, len(day.events) - 1)), []).append(row)
+    return positions
+
+
+def write_export(day: DemoDay, path: Path) -> None:
+    """ZigZag's CSV export of the day, in delivery order, bad rows spread through it."""
+    positions = bad_row_positions(day)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(CSV_COLUMNS)
@@ -449,6 +455,72 @@ def write_export(day: DemoDay, path: Path) -> None:
             for row in export_rows(event):
                 writer.writerow(row)
             writer.writerows(positions.get(index, ()))
+
+
+_EVENT_COLUMNS = {
+    "event_id": "id",
+    "event_type": "type",
+    "occurred_at": "occurredAt",
+    "retailer_code": "retailerCode",
+    "order_number": "orderNumber",
+    "return_id": "returnId",
+    "dc_warehouse": "dcWarehouse",
+    "channel_order_ref": "channelOrderRef",
+    "rma_id": "rmaId",
+}
+_LINE_COLUMNS = {
+    "line_id": "lineId",
+    "sku": "sku",
+    "quantity": "quantity",
+    "return_reason_id": "returnReasonId",
+    "grade": "grade",
+    "disposition": "disposition",
+}
+
+
+def _json_cell(column: str, value: str) -> str | int:
+    if column in ("quantity", "return_reason_id"):
+        try:
+            return int(value)
+        except ValueError:
+            return value
+    return value
+
+
+def bad_event(row: list[str]) -> dict[str, Any]:
+    """The JSON form of a bad export row, broken the same way (for the webhook and polling feeds).
+
+    A truncated row becomes an object cut at the same field (a ``return.received`` without its
+    lines), an unknown type stays unknown, a negative quantity stays negative: every bad row is
+    an event the contract refuses, whatever the transport.
+    """
+    cells = dict(zip(CSV_COLUMNS, row, strict=False))
+    event: dict[str, Any] = {
+        key: cells[column] for column, key in _EVENT_COLUMNS.items() if cells.get(column)
+    }
+    line = {
+        key: _json_cell(column, cells[column])
+        for column, key in _LINE_COLUMNS.items()
+        if cells.get(column)
+    }
+    if line:
+        event["lines"] = [line]
+    return event
+
+
+def feed_events(day: DemoDay) -> list[dict[str, Any]]:
+    """The day's events as ZigZag's JSON transports deliver them (webhooks, the polling feed).
+
+    The generator's delivery order, duplicates included, with each bad row's JSON form
+    (``bad_event``) at the very place the CSV export puts the row: the three transports carry
+    the same events in the same order.
+    """
+    positions = bad_row_positions(day)
+    events: list[dict[str, Any]] = []
+    for index, event in enumerate(day.events):
+        events.append(event)
+        events.extend(bad_event(row) for row in positions.get(index, ()))
+    return events
 
 
 def write_refunds(day: DemoDay, path: Path) -> None:

@@ -1,0 +1,6 @@
+"""The HTTP service: ZigZag's signed webhooks into the inbox (``returnbridge serve``)."""
+
+from returnbridge.entrypoints.http.app import WEBHOOK_PATH, create_app
+from returnbridge.entrypoints.http.server import RunningService, serve_forever, start_service
+
+__all__ = ["WEBHOOK_PATH", "RunningService", "create_app", "serve_forever", "start_service"]
