@@ -71,12 +71,29 @@ def test_the_demo_writes_a_summary_with_every_promised_figure(demo_day: Path) ->
         assert summary["exceptions"][code] > 0, code
 
 
-def test_the_same_seed_gives_the_same_summary(demo_day: Path, tmp_path: Path) -> None:
-    rb("demo", "--returns", "2000", "--seed", "7", "--out", str(tmp_path / "again"), cwd=tmp_path)
+def test_the_same_seed_gives_the_same_summary_whatever_the_transport(
+    demo_day: Path, tmp_path: Path
+) -> None:
+    # demo_day came by webhook (the default); this day comes as the CSV export.
+    again = ["--seed", "7", "--transport", "csv", "--out", str(tmp_path / "again")]
+    rb("demo", "--returns", "2000", *again, cwd=tmp_path)
     first = (demo_day / "summary.json").read_text()
     assert (tmp_path / "again" / "summary.json").read_text() == first
-    rb("demo", "--returns", "2000", "--seed", "8", "--out", str(tmp_path / "other"), cwd=tmp_path)
+    other = ["--seed", "8", "--transport", "csv", "--out", str(tmp_path / "other")]
+    rb("demo", "--returns", "2000", *other, cwd=tmp_path)
     assert (tmp_path / "other" / "summary.json").read_text() != first
+
+
+def test_the_three_transports_give_the_same_summary(tmp_path: Path) -> None:
+    summaries = {}
+    for transport in ("webhook", "poll", "csv"):
+        out = tmp_path / transport
+        rb("demo", "--returns", "300", "--seed", "5", "--transport", transport, "--out", str(out),
+           cwd=tmp_path)  # fmt: skip
+        summaries[transport] = (out / "summary.json").read_text()
+    assert summaries["webhook"] == summaries["poll"] == summaries["csv"]
+    figures = json.loads(summaries["csv"])
+    assert figures["events_duplicate"] > 0 and figures["import"]["unreadable"] > 0
 
 
 def test_reconcile_passes_on_the_demo_and_names_the_invariant_a_tampered_row_breaks(
@@ -190,6 +207,8 @@ def test_the_demo_runs_on_postgresql_with_the_same_figures(
         "2000",
         "--seed",
         "7",
+        "--transport",
+        "csv",
         "--db",
         postgres_url,
         "--out",
@@ -234,6 +253,8 @@ def test_the_demo_delivers_the_day_to_amazon_through_faults_with_nothing_lost(
         "7",
         "--amazon-faults",
         "0.2",
+        "--transport",
+        "csv",
         "--out",
         str(out),
         cwd=tmp_path,

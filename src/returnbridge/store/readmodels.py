@@ -191,8 +191,11 @@ def _more(count: int) -> list[str]:
 def summary(conn: Connection) -> dict[str, Any]:
     """The figures of a run, deterministic for the same input (no times, no ids)."""
     partner = inbox.c.source.in_(PARTNER_SOURCES)
+    # Duplicates count the events that arrived again, not the re-sends of an input refused as
+    # unreadable (ZigZag re-sends a webhook answered 400): those are one rejected input.
+    readable_repeats = case((inbox.c.status != "invalid", inbox.c.duplicates), else_=0)
     events = conn.execute(
-        select(func.count(), func.coalesce(func.sum(inbox.c.duplicates), 0)).where(partner)
+        select(func.count(), func.coalesce(func.sum(readable_repeats), 0)).where(partner)
     ).one()
     by_status = _counts(
         conn, select(inbox.c.status, func.count()).where(partner).group_by(inbox.c.status)

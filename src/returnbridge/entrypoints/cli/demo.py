@@ -20,7 +20,8 @@ from returnbridge.bootstrap import App
 from returnbridge.domain.errors import ReturnBridgeError
 from returnbridge.entrypoints.cli.common import console, open_app
 from returnbridge.entrypoints.cli.demo_amazon import AmazonLeg
-from returnbridge.entrypoints.cli.pipeline import drain_inbox, import_zigzag_file
+from returnbridge.entrypoints.cli.demo_zigzag import Transport, bring_in
+from returnbridge.entrypoints.cli.pipeline import drain_inbox
 from returnbridge.masterdata.mappings_toml import DEFAULT_MAPPINGS
 from returnbridge.sandboxes.zigzag.generator import (
     generate_day,
@@ -63,6 +64,7 @@ def run_demo(
     amazon_faults: float = 0.0,
     amazon_reject_rate: float = 0.02,
     cycles: int = 4,
+    transport: Transport = Transport.WEBHOOK,
 ) -> dict[str, Any]:
     """The day, end to end; returns the summary written to ``out/summary.json``."""
     upgrade(rb.engine)
@@ -79,7 +81,7 @@ def run_demo(
 
     rb.load_catalog(catalog_file)
     rb.load_mappings(mappings_file)
-    imported = import_zigzag_file(rb, export_file)
+    imported = bring_in(rb, transport, returns, seed, export_file)
     refunds = ingest_stream(rb.stores, _refund_records(refunds_file), rb.clock)
     leg = AmazonLeg(rb, seed, amazon_faults, amazon_reject_rate) if amazon else None
     try:
@@ -101,7 +103,7 @@ def run_demo(
             "import": {
                 "accepted": imported.accepted + refunds.accepted,
                 "duplicates": imported.duplicates + refunds.duplicates,
-                "unreadable": imported.invalid + refunds.invalid,
+                "unreadable": imported.unreadable + refunds.invalid,
             },
             "processing": {
                 "processed": stats.processed,
@@ -196,6 +198,11 @@ def demo(
         0.02, min=0.0, max=1.0, help="Share of items the Amazon sandbox rejects."
     ),
     cycles: int = typer.Option(4, min=1, max=100, help="Clearing cycles (cut-offs) in the day."),
+    transport: Transport = typer.Option(
+        Transport.WEBHOOK.value,
+        help="How ZigZag's day arrives: signed webhooks to `serve`, polling its feed, or the "
+        "CSV export.",
+    ),
 ) -> None:
     """Run a realistic seeded day of returns through the whole pipeline."""
     out.mkdir(parents=True, exist_ok=True)
@@ -214,6 +221,7 @@ def demo(
             amazon_faults=amazon_faults,
             amazon_reject_rate=amazon_reject_rate,
             cycles=cycles,
+            transport=transport,
         )
     _print_summary(figures, out, time.perf_counter() - started)
     if not figures["invariants_ok"]:
