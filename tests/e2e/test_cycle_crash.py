@@ -30,6 +30,9 @@ from returnbridge.sandboxes.amazon.server import RunningSandbox, start_sandbox
 
 pytestmark = pytest.mark.crash
 RUN = [sys.executable, "-m", "returnbridge"]
+# Long enough for the test to see the step reached and kill the worker (it polls every 20 ms),
+# short enough that the sandbox's held answer does not stall its shutdown for long.
+HOLD = 6.0
 
 
 def _env(amazon: RunningSandbox) -> dict[str, str]:
@@ -51,16 +54,16 @@ def _polled(amazon: RunningSandbox) -> int:
 
 STEPS: dict[str, tuple[dict[str, object], Callable[[Path, RunningSandbox], bool]]] = {
     # Prepared and committed, then killed while waiting for a token: nothing reached Amazon.
-    "before send": ({"hold_token_seconds": 30.0}, lambda db, amazon: _prepared(db) > 0),
+    "before send": ({"hold_token_seconds": HOLD}, lambda db, amazon: _prepared(db) > 0),
     # Amazon applied the first request; the worker dies before recording its transaction id.
     "after send before record": (
-        {"hold_response_seconds": 30.0},
+        {"hold_response_seconds": HOLD},
         lambda db, amazon: _accepted(amazon) > 0,
     ),
     # Amazon took the credit notes; the worker dies before recording the transaction id, so
     # the restart sends the same numbers again.
     "credit notes after send before record": (
-        {"hold_response_seconds": 30.0, "hold_operations": frozenset({"submitInvoices"})},
+        {"hold_response_seconds": HOLD, "hold_operations": frozenset({"submitInvoices"})},
         lambda db, amazon: _accepted(amazon, "submitInvoices") > 0,
     ),
     # Every request recorded; killed while Amazon is answering a status poll.
