@@ -118,3 +118,18 @@ class Settings(BaseSettings):
     zigzag_poll_page_size: int = Field(
         default=500, ge=1, le=10_000, description="Events asked for per page of the feed."
     )
+
+    # ERP delivery: `returnbridge export erp`; see docs/erp-export.md. Without a URL the journals
+    # are exported as files only.
+    erp_endpoint_url: str = Field(
+        default="", description="URL the journal batches are POSTed to (empty: files only)."
+    )
+    erp_api_token: SecretStr = Field(
+        default=SecretStr(""), description="Bearer token for the ERP endpoint (if it wants one)."
+    )
+    erp_retry_attempts: int = Field(
+        default=6, ge=1, le=20, description="Tries per batch on 5xx, 429 or a lost connection."
+    )
+    erp_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="How long one POST to the ERP may take."
+    )

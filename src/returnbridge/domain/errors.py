@@ -27,6 +27,7 @@ class ExceptionCode(StrEnum):
     AMAZON_STUCK = "AMAZON_STUCK"
     CREDIT_OVERSTATED = "CREDIT_OVERSTATED"
     RFS_NOT_RECEIVED = "RFS_NOT_RECEIVED"
+    OVER_RETURN = "OVER_RETURN"  # more units received than Amazon approved for an order + ASIN
 
 
 class ReturnBridgeError(Exception):

@@ -17,6 +17,7 @@ class Invariant(StrEnum):
     JOURNALS_BALANCED = "JOURNALS_BALANCED"
     EVENTS_APPLIED_ONCE = "EVENTS_APPLIED_ONCE"
     OUTBOX_COMPLETE = "OUTBOX_COMPLETE"
+    CREDITS_ACCOUNTED = "CREDITS_ACCOUNTED"
 
 
 INVARIANT_MEANING = {
@@ -29,6 +30,8 @@ INVARIANT_MEANING = {
     Invariant.OUTBOX_COMPLETE: (
         "every stock movement, journal entry and credit movement has its outbox message"
     ),
+    Invariant.CREDITS_ACCOUNTED: "per currency and on every line, credit expected = credited + "
+    "pending + disputed (docs/finance.md)",
 }
 
 
@@ -46,6 +49,7 @@ class LedgerAudit(Protocol):
     def unbalanced_journals(self) -> list[str]: ...
     def misapplied_events(self) -> list[str]: ...
     def missing_outbox_messages(self) -> list[str]: ...
+    def unaccounted_credits(self) -> list[str]: ...
 
 
 def check(audit: LedgerAudit) -> list[Breach]:
@@ -56,6 +60,7 @@ def check(audit: LedgerAudit) -> list[Breach]:
         (Invariant.JOURNALS_BALANCED, audit.unbalanced_journals),
         (Invariant.EVENTS_APPLIED_ONCE, audit.misapplied_events),
         (Invariant.OUTBOX_COMPLETE, audit.missing_outbox_messages),
+        (Invariant.CREDITS_ACCOUNTED, audit.unaccounted_credits),
     ):
         found.extend(Breach(invariant, detail) for detail in query())
     return found

@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, literal, or_, select
 
+from returnbridge.services.finance import credit_breaches
+from returnbridge.store.finance import SqlFinanceStore
 from returnbridge.store.sql import aware
 from returnbridge.store.tables import (
     case_events,
@@ -177,6 +179,10 @@ class SqlLedgerAudit:
             found += [f"no outbox message for {prefix}{r.key}" for r in rows[:LIMIT]]
             found += _more(len(rows))
         return found
+
+    def unaccounted_credits(self) -> list[str]:
+        found = credit_breaches(SqlFinanceStore(self.conn))
+        return found[:LIMIT] + _more(len(found))
 
 
 def _counts(conn: Connection, query: Any) -> dict[str, int]:

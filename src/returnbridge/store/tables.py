@@ -379,3 +379,33 @@ webhook_rejections = Table(
     Column("truncated", Boolean, nullable=False),
     Column("body", Text, nullable=False),
 )
+
+# ERP export batches (docs/erp-export.md): every pending `erp.journal` message at export time,
+# recorded with the messages it settles in one transaction before its files are written, so a
+# crash in between writes the same batch again and no journal goes out twice or never.
+erp_exports = Table(
+    "erp_exports",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("batch_key", String(100), nullable=False, unique=True),  # erp-<first>-<last outbox id>
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("first_outbox_id", Id, nullable=False),
+    Column("last_outbox_id", Id, nullable=False),
+    Column("entries", Integer, nullable=False),
+    Column("lines", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # recorded | written | delivered | refused
+    Column("written_at", DateTime(timezone=True)),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, default=0),  # deliveries tried (runs, not retries)
+    Column("answer", Text),  # the ERP's last answer (status and body), kept for a person
+    Index("ix_erp_exports_status_id", "status", "id"),
+)
+
+# Which outbox message went in which ERP batch: a message is in one batch at most (its key).
+erp_export_messages = Table(
+    "erp_export_messages",
+    metadata,
+    Column("outbox_id", Id, ForeignKey("outbox.id"), primary_key=True),
+    Column("export_id", Id, ForeignKey("erp_exports.id"), nullable=False),
+    Index("ix_erp_export_messages_export_id", "export_id"),
+)

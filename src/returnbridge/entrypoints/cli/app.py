@@ -12,8 +12,10 @@ from returnbridge.entrypoints.cli import (
     amazon_imports,
     cycle,
     demo,
+    erp,
     exceptions,
     feeds,
+    finance,
     outbox,
     pipeline,
     reconcile,
@@ -47,7 +49,9 @@ sandbox.register(app)
 serve.register(app)
 cycle.register(app)
 rfs.register(app)
+finance.register(app)
 demo.register(app)
+erp.register(app)
 
 
 @db_app.command("upgrade")

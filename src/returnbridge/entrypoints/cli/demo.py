@@ -17,10 +17,13 @@ import typer
 from rich.table import Table
 
 from returnbridge.bootstrap import App
+from returnbridge.connectors.amazon.vendor_exports import ExportKind
 from returnbridge.domain.errors import ReturnBridgeError
+from returnbridge.entrypoints.cli.amazon_imports import import_amazon_file
 from returnbridge.entrypoints.cli.common import console, open_app
 from returnbridge.entrypoints.cli.demo_amazon import AmazonLeg
 from returnbridge.entrypoints.cli.demo_zigzag import Transport, bring_in
+from returnbridge.entrypoints.cli.erp import export_erp
 from returnbridge.entrypoints.cli.pipeline import drain_inbox
 from returnbridge.masterdata.mappings_toml import DEFAULT_MAPPINGS
 from returnbridge.sandboxes.zigzag.generator import (
@@ -32,6 +35,7 @@ from returnbridge.sandboxes.zigzag.generator import (
 from returnbridge.services.pipeline import ProcessStats, ingest_stream
 from returnbridge.services.ports import InboxRecord
 from returnbridge.services.reconcile import check
+from returnbridge.store.finance import finance_figures
 from returnbridge.store.migrate import upgrade
 from returnbridge.store.readmodels import BUCKETS, SqlLedgerAudit, summary
 
@@ -87,14 +91,25 @@ def run_demo(
     try:
         stats = _process_in_cycles(rb, leg, cycles)
         amazon_figures = leg.figures() if leg else None
+        if leg:
+            remittance = out / "amazon-remittance.csv"
+            leg.remittance(remittance, seed)
+            import_amazon_file(rb, remittance, ExportKind.REMITTANCE)
     finally:
         if leg:
             leg.stop()
+    erp = export_erp(rb, out / "erp", deliver=False)
     with rb.engine.connect() as conn:
         figures = summary(conn)
         breaches = check(SqlLedgerAudit(conn))
     if amazon_figures is not None:
         figures["amazon"] = amazon_figures
+    figures["finance"] = finance_figures(rb.engine)
+    figures["erp_export"] = {
+        "batches": len(erp.written),
+        "entries": erp.entries,
+        "lines": erp.lines,
+    }
     figures.update(
         {
             "seed": seed,
@@ -176,6 +191,15 @@ def _print_summary(figures: dict[str, Any], out: Path, seconds: float) -> None:
             f"{a['credit_notes_resent_refused']} resends refused as duplicates, "
             f"{a['credit_mismatches']} credit mismatches"
         )
+    money = figures["finance"]
+    for currency, expected in sorted(money["credits_expected"].items()):
+        console.print(
+            f"credit ({currency}, minor units): {expected} expected = "
+            f"{money['credited'].get(currency, 0)} credited + "
+            f"{money['pending'].get(currency, 0)} pending + "
+            f"{money['disputed'].get(currency, 0)} disputed"
+        )
+    console.print(f"ERP export: {figures['erp_export']['lines']} journal lines in {out / 'erp'}")
     for breach in figures["invariant_breaches"][:20]:
         console.print(f"  {breach}", markup=False)
     console.print(f"wrote {out / 'summary.json'} in {seconds:.1f}s")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -25,6 +26,7 @@ from returnbridge.sandboxes.amazon.config import (
     DEFAULT_REFRESH_TOKEN,
     SandboxConfig,
 )
+from returnbridge.sandboxes.amazon.exports import write_credit_note_remittance
 from returnbridge.sandboxes.amazon.server import RunningSandbox, start_sandbox
 from returnbridge.services.cycles import CycleReport
 from returnbridge.store.cycles import cycle_transaction
@@ -176,6 +178,10 @@ class AmazonLeg:
             "credit_held_back_returns": len(credit_differing & explained_refs),
             "credit_mismatches": len(credit_differing - explained_refs),
         }
+
+    def remittance(self, path: Path, seed: int) -> int:
+        """Amazon's remittance export for the credit notes it accepted (a share of them paid)."""
+        return write_credit_note_remittance(dict(self.running.sandbox.credit_notes), path, seed)
 
     def stop(self) -> None:
         self.vendor.close()

@@ -237,4 +237,45 @@ def write_vendor_exports(day: DemoDay, folder: Path) -> VendorExportFiles:
     return files
 
 
-__all__ = ["VendorExportFiles", "write_vendor_exports"]
+def write_credit_note_remittance(
+    credit_notes: dict[str, dict[str, Any]],
+    path: Path,
+    seed: int,
+    share: float = 0.8,
+    deduction_rate: float = 0.05,
+) -> int:
+    """Amazon pays what it accepted: a remittance export taking back ``share`` of the credit
+    notes it holds (``AmazonSandbox.credit_notes``), a few with a damage allowance deducted.
+    Returns how many credit notes it settles. The same notes and seed give the same file."""
+    rng = random.Random(f"{seed}/remittance")
+    paid = datetime.fromisoformat("2026-12-07T00:00:00+00:00")
+    rows: list[list[str]] = []
+    for number in sorted(credit_notes):
+        if rng.random() >= share:
+            continue
+        note = credit_notes[number]
+        total = note["invoiceTotal"]
+        whole, _, cents = total["amount"].partition(".")
+        minor = int(whole) * 100 + int((cents + "00")[:2])
+        deductions = ""
+        if rng.random() < deduction_rate:
+            deductions = f"DAMAGE_ALLOWANCE={_money(max(1, minor // 10))}"
+        payment, line_no = divmod(len(rows), LINES_PER_PAYMENT)
+        rows.append(
+            [
+                f"{seed}{payment + 1:07d}",
+                (paid + timedelta(days=7 * payment)).date().isoformat(),
+                str(line_no + 1),
+                number,
+                "CreditNote",
+                _money(-minor),
+                total["currencyCode"],
+                deductions,
+                "Returns credit note",
+            ]
+        )
+    _write(path, REMITTANCE_COLUMNS, rows)
+    return len(rows)
+
+
+__all__ = ["VendorExportFiles", "write_credit_note_remittance", "write_vendor_exports"]

@@ -1,0 +1,77 @@
+"""Helpers for the ERP export tests: a day of returns, the files read back, the DB's journals."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from pipeline_support import charge, full_return, send, zz_event
+from sqlalchemy import select
+
+from returnbridge.bootstrap import App
+from returnbridge.services.erp_export import COLUMNS
+from returnbridge.store.tables import journal_entries, journal_lines
+
+
+def a_day(rb: App) -> None:
+    send(
+        rb,
+        *full_return("R1", "CAS-123-BLK-M", "A", "RESTOCK", qty=2),
+        *full_return("R2", "CAS-456-WHT-L", "C", "LIQUIDATE"),
+        *full_return("R3", "cas123blkm", "D", "DESTROY"),
+        charge("R2", 800),
+    )
+
+
+def regrade(rb: App, return_id: str, grade: str, disposition: str) -> None:
+    send(
+        rb,
+        zz_event(
+            f"{return_id}-regrade",
+            "return.disposition_set",
+            return_id,
+            900,
+            lines=[{"lineId": "1", "grade": grade, "disposition": disposition}],
+        ),
+    )
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        assert tuple(reader.fieldnames or ()) == COLUMNS
+        return list(reader)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def file_totals(rows: list[dict[str, Any]]) -> Counter[tuple[str, str, str]]:
+    totals: Counter[tuple[str, str, str]] = Counter()
+    for row in rows:
+        totals[(row["gl_account"], row["currency"], "debit")] += int(row["debit"])
+        totals[(row["gl_account"], row["currency"], "credit")] += int(row["credit"])
+    return +totals
+
+
+def db_journals(rb: App) -> tuple[int, Counter[tuple[str, str, str]], set[str]]:
+    """(lines, debit / credit totals per account and currency, entry keys) in the database."""
+    with rb.engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                journal_entries.c.entry_key,
+                journal_entries.c.currency,
+                journal_lines.c.account,
+                journal_lines.c.debit,
+                journal_lines.c.credit,
+            ).join(journal_lines, journal_lines.c.entry_id == journal_entries.c.id)
+        ).all()
+    totals: Counter[tuple[str, str, str]] = Counter()
+    for r in rows:
+        totals[(r.account, r.currency, "debit")] += r.debit
+        totals[(r.account, r.currency, "credit")] += r.credit
+    return len(rows), +totals, {r.entry_key for r in rows}
