@@ -205,6 +205,7 @@ def test_the_outcome_also_shows_once_enough_time_has_passed(
     start: StartSandbox, connect: Connect, clock: ManualClock
 ) -> None:
     vendor = connect(start(polls_until_final=100, seconds_until_final=30))
+    clock.advance(0.1)  # a clock off the whole second: 1000.1 + 30 - 1000.1 < 30 in floats
     transaction_id = vendor.submit_inventory(inventory(item("SKU-1")))
     assert vendor.df_status(transaction_id).json()["payload"]["transactionStatus"]["status"] == (
         "Processing"

@@ -361,7 +361,8 @@ class AmazonSandbox:
         if reads >= config.polls_until_final:
             return transaction.outcome
         waited = self.clock() - transaction.submitted_at
-        if config.seconds_until_final is not None and waited >= config.seconds_until_final:
+        # A microsecond of slack: clock readings are floats, and 1000.1 + 30 - 1000.1 < 30.
+        if config.seconds_until_final is not None and waited >= config.seconds_until_final - 1e-6:
             return transaction.outcome
         return "Processing"
 
