@@ -45,7 +45,10 @@ def _prepared(db: Path) -> int:
 
 
 def _accepted(amazon: RunningSandbox, operation: str = "submitInventoryUpdate") -> int:
-    return amazon.sandbox.counters[operation].accepted
+    """Submissions Amazon has taken (and applied): counted when handled, before the held
+    answer leaves, so the worker is killed while it still waits for that answer."""
+    transactions = list(amazon.sandbox.transactions.values())
+    return sum(1 for t in transactions if t.operation_id == operation)
 
 
 def _polled(amazon: RunningSandbox) -> int:

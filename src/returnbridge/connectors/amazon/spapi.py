@@ -10,6 +10,7 @@ this adapter does both; it also keeps its own token cache that honours the token
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -232,6 +233,7 @@ class SpApiVendor:
         last: Exception | None = None
         renewed = False
         for attempt in range(self.retry.attempts):
+            self._token_first()
             self.limiter.acquire(operation)
             if poll:
                 self.stats.status_polls += 1
@@ -277,6 +279,14 @@ class SpApiVendor:
         raise AmazonUnavailable(
             f"Amazon did not accept {operation} after {self.retry.attempts} attempts: {last!r}"
         )
+
+    def _token_first(self) -> None:
+        """Have the access token in hand before taking a pacing slot: an LWA round trip between
+        the slot and the request would let requests reach Amazon closer together than paced.
+        A token that cannot be had now is left to the request, which meets the same error and
+        handles it (renewal, retry or refusal)."""
+        with contextlib.suppress(Exception):
+            self._inventory._auth.get_auth()  # cached: no request while the token is valid
 
     def _forget_tokens(self) -> None:
         self._inventory._auth.forget()  # the token is shared: forgetting once renews all
