@@ -19,6 +19,7 @@ from returnbridge.entrypoints.cli import (
     outbox,
     pipeline,
     reconcile,
+    report,
     rfs,
     sandbox,
     serve,
@@ -52,6 +53,7 @@ rfs.register(app)
 finance.register(app)
 demo.register(app)
 erp.register(app)
+report.register(app)
 
 
 @db_app.command("upgrade")
