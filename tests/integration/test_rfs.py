@@ -104,3 +104,27 @@ def test_rfs_not_received_can_only_be_ignored_with_a_note(rb: App) -> None:
         rb.stores, record.id, Resolution(Action.IGNORE, "ops", note=note), rb.processor
     )
     assert closed.status == "ignored"
+
+
+def test_over_return_can_only_be_ignored_with_a_note(rb: App) -> None:
+    import pytest
+
+    from returnbridge.domain.errors import ExceptionActionRefused
+    from returnbridge.services.exceptions import Action, Resolution, resolve
+
+    send(rb, *full_return("R1", "CAS-123-BLK-M", "A", "RESTOCK", qty=2))
+    with rb.stores() as store:
+        case = store.case_by_key("zz:R1")
+        assert case is not None
+        store.add_exception(
+            "OVER_RETURN", "2 received, 1 approved", "{}", rb.clock(), case_id=case.id, line_id="1"
+        )
+        (record,) = store.list_exceptions("open", "OVER_RETURN", 1)
+    for action in (Action.REPROCESS, Action.WRITE_OFF):
+        with pytest.raises(ExceptionActionRefused, match="agree the extra units"):
+            resolve(rb.stores, record.id, Resolution(action, "ops", note="x"), rb.processor)
+    note = "agreed with Amazon"
+    closed = resolve(
+        rb.stores, record.id, Resolution(Action.IGNORE, "ops", note=note), rb.processor
+    )
+    assert closed.status == "ignored"

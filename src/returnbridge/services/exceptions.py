@@ -70,6 +70,12 @@ def _refuse_if_unfit(record: ExceptionRecord, request: Resolution) -> None:
         raise ExceptionActionRefused("say who is acting (--actor)")
     if request.action is Action.IGNORE and not request.note.strip():
         raise ExceptionActionRefused("ignoring an exception needs a reason (--note)")
+    if record.code == ExceptionCode.OVER_RETURN and request.action is not Action.IGNORE:
+        raise ExceptionActionRefused(
+            f"exception {record.id}: the units are booked as received; have ZigZag correct a "
+            "miscount (the credit follows), or agree the extra units with Amazon and ignore "
+            "this exception with a note"
+        )
     if record.code == ExceptionCode.RFS_NOT_RECEIVED and request.action is not Action.IGNORE:
         raise ExceptionActionRefused(
             f"exception {record.id} closes by itself when the goods reach the warehouse; if "
@@ -118,6 +124,7 @@ def _refuse_if_unfit(record: ExceptionRecord, request: Resolution) -> None:
     if (
         request.action is Action.IGNORE
         and record.code not in WAIVABLE
+        and record.code != ExceptionCode.OVER_RETURN  # the units are booked; only Amazon differs
         and record.units_received > 0
     ):
         raise ExceptionActionRefused(
@@ -191,6 +198,9 @@ def request_resolution(
     )
     if record.code in AMAZON_CODES:
         _resolve_amazon(store, record, request, now)
+        return record
+    if record.code == ExceptionCode.OVER_RETURN:  # only ignore gets here (_refuse_if_unfit)
+        store.close_exception(record.id, "ignored", now, request.actor, "ignore", request.note)
         return record
     if record.line_id is None:
         if request.action is Action.IGNORE:
