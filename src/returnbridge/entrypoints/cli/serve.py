@@ -6,8 +6,9 @@ import typer
 
 from returnbridge.entrypoints.cli.common import DbOption, console, open_app
 from returnbridge.entrypoints.http.app import WEBHOOK_PATH
-from returnbridge.entrypoints.http.server import serve_forever, url_of
+from returnbridge.entrypoints.http.server import serve_forever
 from returnbridge.store.webhooks import recent_rejections
+from returnbridge.threaded_server import url_of
 
 
 def register(app: typer.Typer) -> None:

@@ -4,19 +4,16 @@ thread (tests, demos), on a port chosen by the caller or by the system (port 0).
 from __future__ import annotations
 
 import signal
-import socket
-import threading
-import time
 from collections.abc import Callable
 from signal import SIGINT, SIGTERM
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Any
 
-import httpx
 import uvicorn
 
 from returnbridge.bootstrap import App
 from returnbridge.entrypoints.http.app import create_app
+from returnbridge.threaded_server import ThreadedServer, serve_in_thread
 
 
 def uvicorn_config(rb: App, host: str, port: int, *, log_config: Any = None) -> uvicorn.Config:
@@ -40,80 +37,23 @@ def uvicorn_config(rb: App, host: str, port: int, *, log_config: Any = None) -> 
     )
 
 
-def url_of(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-class RunningService:
-    """The service in a daemon thread. Use as a context manager, or ``stop()``."""
-
-    def __init__(
-        self, server: uvicorn.Server, thread: threading.Thread, sock: socket.socket, url: str
-    ) -> None:
-        self.url = url
-        """Base URL, e.g. ``http://127.0.0.1:54321`` (no trailing slash)."""
-        self._server = server
-        self._thread = thread
-        self._sock = sock
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Shut the server down gracefully and wait for its thread."""
-        self._server.should_exit = True
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            self._server.force_exit = True
-            self._thread.join(timeout)
-        self._sock.close()
-
-    def __enter__(self) -> RunningService:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+RunningService = ThreadedServer
+"""The service in a daemon thread: ``url``, ``stop()``, and a context manager."""
 
 
 def start_service(
     rb: App, host: str = "127.0.0.1", port: int = 0, *, startup_timeout: float = 10.0
 ) -> RunningService:
     """Serve ``rb`` on ``host:port`` (0: a free port) in a thread; returns once it answers."""
-    config = uvicorn_config(rb, host, port)
-    # Bind here so port 0 resolves before the thread starts; IPPROTO_TCP so asyncio sets
-    # TCP_NODELAY (without it every answer waits for Nagle and delayed ACKs).
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    url = url_of(host, sock.getsockname()[1])
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name=f"returnbridge {url}", daemon=True
+    return serve_in_thread(
+        uvicorn_config(rb, host, port),
+        host,
+        port,
+        ready_path="/healthz",
+        name="service",
+        startup_timeout=startup_timeout,
+        any_answer=True,  # /healthz may say the database is down: the server is up all the same
     )
-    thread.start()
-    running = RunningService(server, thread, sock, url)
-    deadline = time.monotonic() + startup_timeout
-    while True:
-        if not thread.is_alive():
-            running.stop()
-            raise RuntimeError(f"the service at {url} failed to start")
-        if server.started:
-            try:
-                httpx.get(f"{url}/healthz", timeout=1.0)
-                return running
-            except httpx.HTTPError:
-                pass
-        if time.monotonic() > deadline:
-            running.stop()
-            raise RuntimeError(f"the service at {url} did not answer in {startup_timeout}s")
-        time.sleep(0.01)
 
 
 def serve_forever(

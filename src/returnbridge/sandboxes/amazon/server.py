@@ -6,13 +6,9 @@ Loopback only: the sandbox accepts published credentials, so it must not face a 
 from __future__ import annotations
 
 import logging
-import socket
-import threading
 import time
-from types import TracebackType
 from typing import Any
 
-import httpx
 import uvicorn
 
 from returnbridge.sandboxes.amazon.app import create_app
@@ -20,6 +16,7 @@ from returnbridge.sandboxes.amazon.config import SandboxConfig
 from returnbridge.sandboxes.amazon.middleware import ConnectionDropped
 from returnbridge.sandboxes.amazon.ratelimit import Clock
 from returnbridge.sandboxes.amazon.state import AmazonSandbox
+from returnbridge.threaded_server import Stoppable, ThreadedServer, serve_in_thread
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -72,28 +69,15 @@ def uvicorn_config(
     )
 
 
-def _url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-class RunningSandbox:
+class RunningSandbox(Stoppable):
     """A sandbox served by uvicorn in a daemon thread. Use as a context manager, or ``stop()``."""
 
-    def __init__(
-        self,
-        sandbox: AmazonSandbox,
-        server: uvicorn.Server,
-        thread: threading.Thread,
-        sock: socket.socket,
-        url: str,
-    ) -> None:
+    def __init__(self, sandbox: AmazonSandbox, served: ThreadedServer) -> None:
         self.sandbox = sandbox
         """The state object: inspect ``stock``, ``credit_notes``, ``counters``..."""
-        self.url = url
+        self.url = served.url
         """Base URL, e.g. ``http://127.0.0.1:54321`` (no trailing slash)."""
-        self._server = server
-        self._thread = thread
-        self._sock = sock
+        self._served = served
 
     @property
     def lwa_url(self) -> str:
@@ -102,23 +86,7 @@ class RunningSandbox:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Shut the server down and wait for its thread."""
-        self._server.should_exit = True
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            self._server.force_exit = True
-            self._thread.join(timeout)
-        self._sock.close()
-
-    def __enter__(self) -> RunningSandbox:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self._served.stop(timeout)
 
 
 def start_sandbox(
@@ -133,39 +101,15 @@ def start_sandbox(
     check_loopback(host)
     quiet_injected_drops()
     sandbox = AmazonSandbox(config, clock)
-    # Bind here rather than in uvicorn so port 0 resolves before the thread starts. The explicit
-    # IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
-    # without it every response waits ~40 ms for Nagle and delayed ACKs (head, then body).
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    url = _url(host, sock.getsockname()[1])
-    server = uvicorn.Server(uvicorn_config(sandbox, host, port))
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name=f"amazon-sandbox {url}", daemon=True
+    served = serve_in_thread(
+        uvicorn_config(sandbox, host, port),
+        host,
+        port,
+        ready_path="/_sandbox/state",
+        name="Amazon sandbox",
+        startup_timeout=startup_timeout,
     )
-    thread.start()
-    running = RunningSandbox(sandbox, server, thread, sock, url)
-    deadline = time.monotonic() + startup_timeout
-    while True:
-        if not thread.is_alive():
-            running.stop()
-            raise RuntimeError(f"the Amazon sandbox at {url} failed to start")
-        if server.started:
-            try:
-                httpx.get(f"{url}/_sandbox/state", timeout=1.0).raise_for_status()
-                return running
-            except httpx.HTTPError:
-                pass
-        if time.monotonic() > deadline:
-            running.stop()
-            raise RuntimeError(f"the Amazon sandbox at {url} did not answer in {startup_timeout}s")
-        time.sleep(0.01)
+    return RunningSandbox(sandbox, served)
 
 
 def serve_forever(config: SandboxConfig, host: str = "127.0.0.1", port: int = 8500) -> None:

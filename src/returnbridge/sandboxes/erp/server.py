@@ -2,55 +2,25 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from types import TracebackType
-
-import httpx
 import uvicorn
 
 from returnbridge.sandboxes.erp.app import BATCHES_PATH, ErpSandbox, create_app
+from returnbridge.threaded_server import Stoppable, ThreadedServer, serve_in_thread
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
-class RunningErpSandbox:
+class RunningErpSandbox(Stoppable):
     """A running stand-in: ``sandbox`` is its state, ``batches_url`` the URL to POST to."""
 
-    def __init__(
-        self,
-        sandbox: ErpSandbox,
-        server: uvicorn.Server,
-        thread: threading.Thread,
-        sock: socket.socket,
-        url: str,
-    ) -> None:
+    def __init__(self, sandbox: ErpSandbox, served: ThreadedServer) -> None:
         self.sandbox = sandbox
-        self.url = url
-        self.batches_url = f"{url}{BATCHES_PATH}"
-        self._server = server
-        self._thread = thread
-        self._sock = sock
+        self.url = served.url
+        self.batches_url = f"{served.url}{BATCHES_PATH}"
+        self._served = served
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            self._server.force_exit = True
-            self._thread.join(timeout)
-        self._sock.close()
-
-    def __enter__(self) -> RunningErpSandbox:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self._served.stop(timeout)
 
 
 def start_erp_sandbox(
@@ -64,16 +34,10 @@ def start_erp_sandbox(
     if host not in LOOPBACK_HOSTS:
         raise ValueError(f"the ERP sandbox binds to loopback only; got host {host!r}")
     sandbox = sandbox or ErpSandbox()
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    bound = sock.getsockname()[1]
-    url = f"http://[{host}]:{bound}" if ":" in host else f"http://{host}:{bound}"
     config = uvicorn.Config(
         create_app(sandbox),
         host=host,
-        port=bound,
+        port=port,
         loop="asyncio",
         http="h11",
         ws="none",
@@ -83,27 +47,15 @@ def start_erp_sandbox(
         log_config=None,
         timeout_graceful_shutdown=1,
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name=f"erp-sandbox {url}", daemon=True
+    served = serve_in_thread(
+        config,
+        host,
+        port,
+        ready_path="/_sandbox/state",
+        name="ERP sandbox",
+        startup_timeout=startup_timeout,
     )
-    thread.start()
-    running = RunningErpSandbox(sandbox, server, thread, sock, url)
-    deadline = time.monotonic() + startup_timeout
-    while True:
-        if not thread.is_alive():
-            running.stop()
-            raise RuntimeError(f"the ERP sandbox at {url} failed to start")
-        if server.started:
-            try:
-                httpx.get(f"{url}/_sandbox/state", timeout=1.0).raise_for_status()
-                return running
-            except httpx.HTTPError:
-                pass
-        if time.monotonic() > deadline:
-            running.stop()
-            raise RuntimeError(f"the ERP sandbox at {url} did not answer in {startup_timeout}s")
-        time.sleep(0.01)
+    return RunningErpSandbox(sandbox, served)
 
 
 __all__ = ["RunningErpSandbox", "start_erp_sandbox"]

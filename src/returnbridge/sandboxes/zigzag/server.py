@@ -6,19 +6,16 @@ Loopback only: the sandbox accepts published credentials, so it must not face a 
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
-from types import TracebackType
 from typing import Any
 
-import httpx
 import uvicorn
 
 from returnbridge.sandboxes.zigzag.app import EVENTS_PATH, STATE_PATH, TOKEN_PATH, create_app
 from returnbridge.sandboxes.zigzag.config import ZigZagSandboxConfig
 from returnbridge.sandboxes.zigzag.state import ZigZagSandbox
 from returnbridge.sandboxes.zigzag.webhooks import DeliveryReport
+from returnbridge.threaded_server import Stoppable, ThreadedServer, serve_in_thread, url_of
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -33,7 +30,7 @@ def check_loopback(host: str) -> None:
 
 
 def base_url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    return url_of(host, port)
 
 
 def uvicorn_config(
@@ -55,24 +52,15 @@ def uvicorn_config(
     )
 
 
-class RunningSandbox:
+class RunningSandbox(Stoppable):
     """A sandbox served by uvicorn in a daemon thread. Use as a context manager, or ``stop()``."""
 
-    def __init__(
-        self,
-        sandbox: ZigZagSandbox,
-        server: uvicorn.Server,
-        thread: threading.Thread,
-        sock: socket.socket,
-        url: str,
-    ) -> None:
+    def __init__(self, sandbox: ZigZagSandbox, served: ThreadedServer) -> None:
         self.sandbox = sandbox
         """The state object: ``feed``, ``counters``, ``delivery``, ``reset(config)``."""
-        self.url = url
+        self.url = served.url
         """Base URL, e.g. ``http://127.0.0.1:54321`` (no trailing slash)."""
-        self._server = server
-        self._thread = thread
-        self._sock = sock
+        self._served = served
         self._stop_delivery = threading.Event()
         self._delivery_thread: threading.Thread | None = None
 
@@ -101,23 +89,7 @@ class RunningSandbox:
         self._stop_delivery.set()
         if self._delivery_thread is not None:
             self._delivery_thread.join(timeout)
-        self._server.should_exit = True
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            self._server.force_exit = True
-            self._thread.join(timeout)
-        self._sock.close()
-
-    def __enter__(self) -> RunningSandbox:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self._served.stop(timeout)
 
 
 def start_sandbox(
@@ -131,38 +103,15 @@ def start_sandbox(
     Webhooks are not sent until ``deliver()`` or ``deliver_in_background()`` is called."""
     check_loopback(host)
     sandbox = ZigZagSandbox(config)
-    # Bind here so port 0 resolves before the thread starts; IPPROTO_TCP so asyncio sets
-    # TCP_NODELAY (without it every answer waits ~40 ms for Nagle and delayed ACKs).
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    url = base_url(host, sock.getsockname()[1])
-    server = uvicorn.Server(uvicorn_config(sandbox, host, port))
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name=f"zigzag-sandbox {url}", daemon=True
+    served = serve_in_thread(
+        uvicorn_config(sandbox, host, port),
+        host,
+        port,
+        ready_path=STATE_PATH,
+        name="ZigZag sandbox",
+        startup_timeout=startup_timeout,
     )
-    thread.start()
-    running = RunningSandbox(sandbox, server, thread, sock, url)
-    deadline = time.monotonic() + startup_timeout
-    while True:
-        if not thread.is_alive():
-            running.stop()
-            raise RuntimeError(f"the ZigZag sandbox at {url} failed to start")
-        if server.started:
-            try:
-                httpx.get(f"{url}{STATE_PATH}", timeout=1.0).raise_for_status()
-                return running
-            except httpx.HTTPError:
-                pass
-        if time.monotonic() > deadline:
-            running.stop()
-            raise RuntimeError(f"the ZigZag sandbox at {url} did not answer in {startup_timeout}s")
-        time.sleep(0.01)
+    return RunningSandbox(sandbox, served)
 
 
 def serve_forever(config: ZigZagSandboxConfig, host: str = "127.0.0.1", port: int = 8600) -> None:
