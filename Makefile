@@ -18,10 +18,18 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed-run
 
+# The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(VENV)/.browser: | $(BIN)/python
+	@command -v chromium >/dev/null || { echo "installing Chromium for the browser tests"; \
+	  $(SUDO) apt-get install -y -q chromium >/dev/null || \
+	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null; }; }
+	touch $@
+
 demo: $(VENV)/.installed-run
 	$(BIN)/returnbridge demo --out $(OUT)
 
-test: $(VENV)/.installed-dev lint
+test: $(VENV)/.installed-dev $(VENV)/.browser lint
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
