@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 
 UNIT_KEYS = {
     "received",
@@ -78,6 +79,25 @@ def test_the_demo_writes_a_summary_with_every_promised_figure(demo_day: Path) ->
         "QUANTITY_MISMATCH",
     ):
         assert summary["exceptions"][code] > 0, code
+
+
+def test_the_demo_writes_the_daily_log_and_the_month_end_close(demo_day: Path) -> None:
+    summary = json.loads((demo_day / "summary.json").read_text())
+    daily = (demo_day / "daily-log.md").read_text()
+    assert daily.startswith("# Daily log for ")
+    received = summary["events_received"]
+    assert "## What arrived" in daily and "## Pending credits not cleared" in daily
+    zigzag = int(daily.split(" events arrived from ZigZag")[0].rsplit("- ", 1)[1])
+    amazon = int(daily.split(" events arrived from Amazon")[0].rsplit("- ", 1)[1])
+    assert zigzag + amazon == received
+    (xlsx,) = demo_day.glob("month-end-*.xlsx")
+    assert xlsx.with_suffix(".html").exists()
+    rows = list(load_workbook(xlsx)["Summary"].iter_rows(values_only=True))
+    amounts = {(r[1], r[2]): r[3] for r in rows if r[0] == "credits" and r[3] is not None}
+    money = summary["finance"]
+    for figure, key in (("credit expected", "credits_expected"), ("credited", "credited")):
+        for currency, minor in money[key].items():
+            assert round(amounts[(figure, currency)] * 100) == minor, figure
 
 
 def test_the_same_seed_gives_the_same_summary_whatever_the_transport(

@@ -42,6 +42,19 @@ def test_one_remittance_of_a_two_line_note_clears_each_line_up_to_its_share() ->
     ]
 
 
+def test_a_deduction_on_a_two_line_note_is_disputed_on_the_line_it_was_not_cleared_on() -> None:
+    lines = [
+        line(1, 2000, CreditMessage(2000, "sent", "RBCN-1")),
+        line(2, 3000, CreditMessage(3000, "sent", "RBCN-1")),
+    ]
+    rows = credit_rows(lines, [Remittance("P1", "RBCN-1", -5000, deductions=1208)])
+    assert [(r.credited, r.pending, r.disputed, r.state) for r in rows] == [
+        (2000, 0, 0, CreditState.MATCHED),
+        (1792, 0, 1208, CreditState.DISPUTED),
+    ]
+    assert sum(r.disputed for r in rows) == 1208
+
+
 def test_a_difference_within_the_tolerance_still_matches() -> None:
     (row,) = credit_rows(
         [line(1, 2000, CreditMessage(2000, "sent", "RBCN-1"))],

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,20 +36,6 @@ def cli() -> typer.Typer:
         """Keeps ``report`` a sub-command, as in the real app."""
 
     return app
-
-
-@pytest.fixture(scope="module")
-def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("daily") / "OUT"
-    args = ["demo", "--returns", "200", "--seed", "3", "--transport", "csv", "--out", str(out)]
-    result = subprocess.run(
-        [sys.executable, "-m", "returnbridge", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return out
 
 
 @pytest.fixture(scope="module")

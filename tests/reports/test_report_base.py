@@ -112,3 +112,16 @@ def test_the_base_page_has_no_external_reference() -> None:
     page = render("_table.html.j2", table=CREDITS)
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "https://" not in page
+
+
+def test_a_legend_too_wide_for_the_chart_goes_on_to_a_second_line() -> None:
+    causes = ["not sent", "awaiting Amazon", "awaiting remittance", "disputed"]
+    svg = str(stacked_chart("Ageing", ["0-7", "8-30"], [Series(c, [1, 2]) for c in causes]))
+    assert 'height="122"' in svg  # title, two bars, two legend lines
+    assert '<text x="184.0" y="112">disputed</text>' in svg  # the second line starts left
+
+
+def test_dates_and_narrow_text_columns_do_not_wrap_on_the_page() -> None:
+    narrow = Table("N", "N", [Column("sku", width=14), Column("message")], [["CAS-1-RED", "a b"]])
+    assert '<td class="nowrap">CAS-1-RED</td><td>a b</td>' in str(table_html(narrow))
+    assert '<td class="nowrap">2026-11-02 08:37</td>' in str(table_html(CREDITS))

@@ -189,9 +189,13 @@ def credit_rows(
             continue  # a credit note this database never issued: not a line's money
         back = sum(-r.amount for r in found)
         deductions = sum(r.deductions for r in found)
-        for key, amount in _allocate(back - deductions, shares).items():
+        given = _allocate(back - deductions, shares)
+        for key, amount in given.items():
             cleared[key] += amount
-        for key, amount in _allocate(deductions, shares).items():
+        # Deductions come out of what the cleared money left of each line's share, so a line
+        # already cleared in full is not charged a deduction it cannot carry.
+        left = [(key, share - given.get(key, 0)) for key, share in shares]
+        for key, amount in _allocate(deductions, left).items():
             deducted[key] += amount
         for key, _ in shares:
             payments[key] |= {r.payment_id for r in found}

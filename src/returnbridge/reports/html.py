@@ -15,7 +15,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from returnbridge.reports.tables import Kind, Table
+from returnbridge.reports.tables import Column, Kind, Table
 from returnbridge.reports.workbook import TOTAL_LABEL, totals_row
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
@@ -53,6 +53,15 @@ def numeric(kind: Kind) -> bool:
     return kind in (Kind.INT, Kind.MONEY, Kind.DAYS, Kind.PERCENT)
 
 
+def cell_class(column: Column) -> str:
+    """A cell's class: numbers align right; dates, and text columns given a narrow width
+    (codes, ids, SKUs), do not wrap; other text wraps."""
+    if numeric(column.kind):
+        return "num"
+    narrow = column.kind is Kind.TEXT and column.width is not None and column.width <= 20
+    return "nowrap" if narrow or column.kind in (Kind.DATE, Kind.DATETIME) else ""
+
+
 @dataclass(frozen=True)
 class Series:
     name: str
@@ -78,8 +87,18 @@ def stacked_chart(
     """Horizontal stacked bars: a bar per category, a colour per series, the bar's total at its
     end, and a legend when there is more than one series. Negative values are drawn as zero."""
     row, label_w, value_w, top = 26, 170, 90, 28
-    legend = len(series) > 1
-    height = top + row * max(len(categories), 1) + (24 if legend else 4)
+    # The legend's items in lines that fit the width: [(x, y offset, series number)].
+    legend: list[tuple[float, int, int]] = []
+    if len(series) > 1:
+        x, line = float(label_w), 0
+        for n, s in enumerate(series):
+            item = 24 + 7 * len(s.name)
+            if x + item > width and x > label_w:
+                x, line = float(label_w), line + 1
+            legend.append((x, line * 18, n))
+            x += item
+    lines = legend[-1][1] // 18 + 1 if legend else 0
+    height = top + row * max(len(categories), 1) + (6 + 18 * lines if legend else 4)
     totals = [sum(max(0, s.values[i]) for s in series) for i in range(len(categories))]
     peak = max(totals, default=0) or 1
     span = width - label_w - value_w
@@ -107,16 +126,13 @@ def stacked_chart(
             f'<text x="{x + 6:.1f}" y="{y + 16}" class="chart-value">'
             f"{escape(show(kind, totals[i]))}</text>"
         )
-    if legend:
-        y = top + row * len(categories) + 14
-        x = float(label_w)
-        for n, s in enumerate(series):
-            parts.append(
-                f'<rect x="{x:.1f}" y="{y - 10}" width="10" height="10" '
-                f'fill="{PALETTE[n % len(PALETTE)]}"/>'
-                f'<text x="{x + 14:.1f}" y="{y}">{escape(s.name)}</text>'
-            )
-            x += 24 + 7 * len(s.name)
+    for x, dy, n in legend:
+        y = top + row * len(categories) + 14 + dy
+        parts.append(
+            f'<rect x="{x:.1f}" y="{y - 10}" width="10" height="10" '
+            f'fill="{PALETTE[n % len(PALETTE)]}"/>'
+            f'<text x="{x + 14:.1f}" y="{y}">{escape(series[n].name)}</text>'
+        )
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -133,6 +149,7 @@ def _environment() -> Environment:
     env.globals.update(
         show=show,
         numeric=numeric,
+        cell_class=cell_class,
         totals_row=totals_row,
         TOTAL_LABEL=TOTAL_LABEL,
     )

@@ -25,7 +25,9 @@ from returnbridge.entrypoints.cli.demo_amazon import AmazonLeg
 from returnbridge.entrypoints.cli.demo_zigzag import Transport, bring_in
 from returnbridge.entrypoints.cli.erp import export_erp
 from returnbridge.entrypoints.cli.pipeline import drain_inbox
+from returnbridge.entrypoints.cli.report import render as render_daily
 from returnbridge.masterdata.mappings_toml import DEFAULT_MAPPINGS
+from returnbridge.reports.monthend import write_month_end
 from returnbridge.sandboxes.zigzag.generator import (
     generate_day,
     write_catalog,
@@ -35,6 +37,7 @@ from returnbridge.sandboxes.zigzag.generator import (
 from returnbridge.services.pipeline import ProcessStats, ingest_stream
 from returnbridge.services.ports import InboxRecord
 from returnbridge.services.reconcile import check
+from returnbridge.store.daily import daily_figures
 from returnbridge.store.finance import finance_figures
 from returnbridge.store.migrate import upgrade
 from returnbridge.store.readmodels import BUCKETS, SqlLedgerAudit, summary
@@ -99,6 +102,7 @@ def run_demo(
         if leg:
             leg.stop()
     erp = export_erp(rb, out / "erp", deliver=False)
+    reports = _write_reports(rb, out)
     with rb.engine.connect() as conn:
         figures = summary(conn)
         breaches = check(SqlLedgerAudit(conn))
@@ -132,7 +136,23 @@ def run_demo(
     (out / "summary.json").write_text(
         json.dumps(figures, indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )
+    # The report files are named by the month they close: listed on screen, not in the summary
+    # (the same seed gives the same summary, whatever the day).
+    figures["reports"] = [str(path) for path in reports]
     return figures
+
+
+def _write_reports(rb: App, out: Path) -> list[Path]:
+    """The handover files of the day: the daily log of the day the demo ran (every section is
+    keyed on the time returnbridge stored, so that is the day its events are in) and the
+    month-end close of that month, closed now."""
+    now = rb.clock()
+    with rb.engine.connect() as conn:
+        daily = render_daily(daily_figures(conn, now.date(), as_of=now))
+    daily_file = out / "daily-log.md"
+    daily_file.write_text(daily, encoding="utf-8")
+    close = write_month_end(rb, now.date().replace(day=1), out, now)
+    return [daily_file, close.xlsx, close.html]
 
 
 def _process_in_cycles(rb: App, leg: AmazonLeg | None, cycles: int) -> ProcessStats:
@@ -200,6 +220,7 @@ def _print_summary(figures: dict[str, Any], out: Path, seconds: float) -> None:
             f"{money['disputed'].get(currency, 0)} disputed"
         )
     console.print(f"ERP export: {figures['erp_export']['lines']} journal lines in {out / 'erp'}")
+    console.print("reports: " + ", ".join(figures["reports"]), soft_wrap=True)
     for breach in figures["invariant_breaches"][:20]:
         console.print(f"  {breach}", markup=False)
     console.print(f"wrote {out / 'summary.json'} in {seconds:.1f}s")

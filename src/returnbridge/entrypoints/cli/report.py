@@ -1,7 +1,9 @@
-"""``report daily``: the daily handover for operations and finance, in plain sentences.
+"""``report daily``: the daily handover for operations and finance, in plain sentences;
+``report month-end``: the month-end close as an XLSX workbook and an offline HTML page.
 
-The figures come from ``store/daily.py`` (which says which date each section is keyed on); this
-module only turns them into Markdown, or prints them as JSON for machines.
+The figures come from ``store/daily.py`` and ``store/monthend.py`` (which say which stored time
+each figure is keyed on); the daily log is turned into Markdown here (or JSON for machines), the
+month-end files are written by ``reports/monthend.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from typing import Any
 import typer
 
 from returnbridge.entrypoints.cli.common import DbOption, console, open_app
+from returnbridge.reports.monthend import write_month_end
 from returnbridge.store.daily import AMAZON_CODES, ROUTES, daily_figures
+from returnbridge.store.monthend import MonthEndFigures
 
 report_app = typer.Typer(no_args_is_help=True, help="Reports for operations and finance.")
 
@@ -29,8 +33,6 @@ STATUS_WORDS = {
     "refused": "refused",
     "stuck": "stuck (never answered)",
 }
-# Codes documented outside the runbook.
-ELSEWHERE = {"OVER_RETURN": "finance.md#matching-to-amazons-side"}
 
 
 def register(app: typer.Typer) -> None:
@@ -39,7 +41,7 @@ def register(app: typer.Typer) -> None:
 
 def link(code: str) -> str:
     """A code as a link to what to do about it (the runbook anchor is the code in lower case)."""
-    return f"[{code}]({ELSEWHERE.get(code, f'operations.md#{code.lower()}')})"
+    return f"[{code}](operations.md#{code.lower()})"
 
 
 def _n(count: int, one: str, many: str | None = None) -> str:
@@ -244,3 +246,62 @@ def daily(
     else:
         out.write_text(text, encoding="utf-8")
         console.print(f"daily log for {figures['date']} written to {out}")
+
+
+def month_end_headline(f: MonthEndFigures) -> list[str]:
+    """The figures a person reads first, one sentence each (the command prints them)."""
+    p = f.period
+    lines = [
+        f"Month {p.month}, closed at {p.close:%Y-%m-%d %H:%M} UTC"
+        + ("" if p.ended else " (the month has not ended)")
+        + "."
+    ]
+    if f.empty:
+        lines.append(
+            "Nothing was recorded for this month: no credit, journal, routed line "
+            "or open exception."
+        )
+    for currency in f.currencies:
+        c = f.credits
+        lines.append(
+            f"{currency}: {_money(c['credits_expected'].get(currency, 0), currency)} credit "
+            f"expected = {_money(c['credited'].get(currency, 0), currency)} credited + "
+            f"{_money(c['pending'].get(currency, 0), currency)} pending + "
+            f"{_money(c['disputed'].get(currency, 0), currency)} disputed; "
+            f"{_money(c['over_credited'].get(currency, 0), currency)} over-credited; "
+            f"{f.journal_entries.get(currency, 0)} journal entries posted."
+        )
+    if f.credit_rows:
+        states = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in f.lines_by_state.items())
+        lines.append(f"Credit lines: {states}.")
+    lines.append(
+        "The money invariants hold."
+        if f.money_invariants_ok
+        else f"The money invariants do NOT hold ({len(f.money_breaches)} breaches): run "
+        "`returnbridge reconcile --check`."
+    )
+    by_code = ", ".join(f"{code} {n}" for code, n in f.open_by_code().items())
+    lines.append(
+        f"{len(f.open_exceptions)} exceptions open at close" + (f": {by_code}." if by_code else ".")
+    )
+    return lines
+
+
+@report_app.command("month-end")
+def month_end(
+    month: datetime = typer.Option(
+        ..., "--month", formats=["%Y-%m"], help="The UTC month to close, YYYY-MM."
+    ),
+    out: Path = typer.Option(..., "--out", help="The folder to write the two files into."),
+    db: str | None = DbOption,
+) -> None:
+    """The month-end close: a summary, credit lines by state, GL account totals, aged pending
+    credits and exceptions open at close, as month-end-YYYY-MM.xlsx and .html in OUT."""
+    with open_app(db) as rb:
+        try:
+            files = write_month_end(rb, month.date(), out, datetime.now(UTC))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--month") from exc
+    console.print(f"month-end close written to {files.xlsx} and {files.html}", soft_wrap=True)
+    for line in month_end_headline(files.figures):
+        console.print(line, markup=False, soft_wrap=True)
