@@ -70,6 +70,12 @@ class NotFound(ReturnBridgeError):
     code = "record.not_found"
 
 
+class TokenRefused(ReturnBridgeError):
+    """A token cannot be created or revoked as asked (a name in use, a token revoked already)."""
+
+    code = "token.refused"
+
+
 class StoreUnavailable(ReturnBridgeError):
     """The database cannot be reached or answered with a driver error."""
 

@@ -3,7 +3,8 @@
 A decision on a return line is recorded as a ``manual.override`` event in the inbox, so it is
 durable, replayable and applied by the same pipeline as every partner fact; the exception
 closes when the line no longer has the problem. Every action is also written to the
-append-only action log with who and when.
+append-only action log with who and when, and to the hash-chained audit log with the
+exception as it stood before and after the decision, in the decision's transaction.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
+from returnbridge.domain.audit_log import ActorKind, AuditEntry
 from returnbridge.domain.codec import event_from_dict, event_to_dict
 from returnbridge.domain.errors import (
     ExceptionActionRefused,
@@ -47,6 +50,7 @@ class Resolution:
     sku: str | None = None
     reason: str | None = None
     disposition: str | None = None
+    actor_kind: ActorKind = ActorKind.CLI  # a command (actor: --actor) or an API token
 
 
 def decode_manual(source: str, event_id: str, payload: str) -> ReturnEvent:
@@ -173,10 +177,27 @@ def _refuse_unreadable_reprocess(store: Store, record: ExceptionRecord) -> None:
         )
 
 
+def exception_view(record: ExceptionRecord) -> dict[str, Any]:
+    """An exception's state as the audit log keeps it (not its raw input)."""
+    return {
+        "id": record.id,
+        "code": record.code,
+        "status": record.status,
+        "return": record.return_id or record.case_key,
+        "line_id": record.line_id,
+        "units_received": record.units_received,
+        "resolution": record.resolution,
+        "resolved_by": record.resolved_by,
+        "resolved_at": record.resolved_at.isoformat() if record.resolved_at else None,
+        "resolution_note": record.resolution_note,
+    }
+
+
 def request_resolution(
     store: Store, exception_id: int, request: Resolution, clock: Clock
 ) -> ExceptionRecord:
-    """Record the decision (in one transaction); the pipeline then applies it."""
+    """Record the decision and its audit row (in the caller's transaction); the pipeline then
+    applies it. Refused decisions raise before anything is written."""
     record = store.exception(exception_id)
     if record is None:
         raise NotFound(f"no exception {exception_id}")
@@ -196,12 +217,36 @@ def request_resolution(
     store.add_exception_action(
         record.id, request.action.value, request.actor, now, request.note, detail
     )
+    queued = _decide(store, record, request, now)
+    after = store.exception(record.id)
+    assert after is not None
+    decision = {"action": request.action.value, "note": request.note, **detail}
+    store.append_audit(
+        AuditEntry(
+            at=now,
+            actor=request.actor,
+            actor_kind=request.actor_kind,
+            action="exception.resolve",
+            target=f"exception:{record.id}",
+            before=exception_view(record),
+            # A line's decision is applied by the pipeline when it processes the queued event;
+            # until then the exception stays open (``exceptions show`` tells how it ended).
+            after={**exception_view(after), "decision": decision, "queued_event": queued},
+        )
+    )
+    return record
+
+
+def _decide(
+    store: Store, record: ExceptionRecord, request: Resolution, now: datetime
+) -> str | None:
+    """Close the exception, or queue the decision for the pipeline; returns the queued event."""
     if record.code in AMAZON_CODES:
         _resolve_amazon(store, record, request, now)
-        return record
+        return None
     if record.code == ExceptionCode.OVER_RETURN:  # only ignore gets here (_refuse_if_unfit)
         store.close_exception(record.id, "ignored", now, request.actor, "ignore", request.note)
-        return record
+        return None
     if record.line_id is None:
         if request.action is Action.IGNORE:
             store.close_exception(record.id, "ignored", now, request.actor, "ignore", request.note)
@@ -215,7 +260,7 @@ def request_resolution(
                 "reprocess",
                 request.note or "requeued for processing",
             )
-        return record
+        return None
     case_key = record.case_key or ""
     is_order = case_key.startswith("order:")
     override = Override(
@@ -253,7 +298,7 @@ def request_resolution(
         ],
         now,
     )
-    return record
+    return f"{MANUAL_SOURCE}/{event.event_id}"
 
 
 def resolve(

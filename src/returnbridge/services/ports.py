@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from returnbridge.domain.audit_log import AuditEntry, AuditRecord
 from returnbridge.domain.catalog import Catalog, CatalogItem
 from returnbridge.domain.events import ReturnEvent
 from returnbridge.domain.journals import JournalDraft
@@ -210,6 +211,7 @@ class Store(Protocol):
         limit: int,
         case_key: str | None = None,
         line_id: str | None = None,
+        after_id: int | None = None,  # keyset pagination: only ids above this one
     ) -> list[ExceptionRecord]: ...
     def add_exception_action(
         self,
@@ -227,6 +229,9 @@ class Store(Protocol):
     ) -> None: ...
     def release_amazon_messages(self, case_key: str, line_id: str) -> int: ...
     def settle_overstated_credit(self, case_key: str, line_id: str, now: datetime) -> int: ...
+
+    # audit log (append-only, hash-chained: domain/audit_log.py)
+    def append_audit(self, entry: AuditEntry) -> AuditRecord: ...
 
 
 StoreFactory = Callable[[], AbstractContextManager[Store]]

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from returnbridge.domain.audit_log import AuditEntry, AuditRecord
 from returnbridge.domain.catalog import Catalog, CatalogItem
 from returnbridge.domain.errors import StoreUnavailable
 from returnbridge.domain.journals import JournalDraft, JournalKind, Posting
@@ -28,6 +29,7 @@ from returnbridge.services.ports import (
     PostedLine,
 )
 from returnbridge.store import queries as q
+from returnbridge.store.audit_log import append_audit
 from returnbridge.store.tables import (
     case_events,
     catalog_items,
@@ -556,8 +558,11 @@ class SqlStore:
         limit: int,
         case_key: str | None = None,
         line_id: str | None = None,
+        after_id: int | None = None,
     ) -> list[ExceptionRecord]:
         query = self._exception_query()
+        if after_id is not None:
+            query = query.where(exceptions.c.id > after_id)
         for column, value in (
             (exceptions.c.status, status),
             (exceptions.c.code, code),
@@ -589,6 +594,10 @@ class SqlStore:
                 detail=json.dumps(detail, sort_keys=True),
             )
         )
+
+    # ------------------------------------------------------------ audit log
+    def append_audit(self, entry: AuditEntry) -> AuditRecord:
+        return append_audit(self.conn, entry)
 
     # --------------------------------------------------------------- outbox
     def add_to_outbox(self, topic: str, key: str, payload: dict[str, Any], now: datetime) -> None:

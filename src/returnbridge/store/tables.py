@@ -409,3 +409,41 @@ erp_export_messages = Table(
     Column("export_id", Id, ForeignKey("erp_exports.id"), nullable=False),
     Index("ix_erp_export_messages_export_id", "export_id"),
 )
+
+# API tokens (docs/operations.md#api-tokens-and-the-audit-log): only a token's SHA-256 is kept,
+# never the token; `prefix` is its non-secret start, to tell tokens apart in `tokens list`.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False),  # a person or a system; one active per name
+    Column("role", String(16), nullable=False),  # viewer | ops | finance | admin
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("last_used_at", DateTime(timezone=True)),  # refreshed at most once a minute
+    CheckConstraint("role in ('viewer', 'ops', 'finance', 'admin')", name="role"),
+    Index("ix_api_tokens_name", "name"),
+)
+
+# Who did what, when, before and after: append-only and hash-chained (domain/audit_log.py).
+# Ids are given by the writer (last id + 1, under a lock), so they run without gaps and a
+# deleted row shows. Triggers refuse UPDATE and DELETE (migration 0008).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("actor_kind", String(8), nullable=False),  # token | cli
+    Column("action", String(64), nullable=False),
+    Column("target", String(200), nullable=False),
+    Column("before", Text),  # canonical JSON, or NULL
+    Column("after", Text),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+    CheckConstraint("actor_kind in ('token', 'cli')", name="actor_kind"),
+    Index("ix_audit_log_target", "target"),
+)

@@ -10,6 +10,7 @@ import typer
 from returnbridge.domain.errors import ReturnBridgeError
 from returnbridge.entrypoints.cli import (
     amazon_imports,
+    audit_log,
     cycle,
     demo,
     erp,
@@ -23,6 +24,7 @@ from returnbridge.entrypoints.cli import (
     rfs,
     sandbox,
     serve,
+    tokens,
 )
 from returnbridge.entrypoints.cli.common import DbOption, console, err_console, open_app
 from returnbridge.masterdata.mappings_toml import DEFAULT_MAPPINGS
@@ -54,6 +56,8 @@ finance.register(app)
 demo.register(app)
 erp.register(app)
 report.register(app)
+tokens.register(app)
+audit_log.register(app)
 
 
 @db_app.command("upgrade")

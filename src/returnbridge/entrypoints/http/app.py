@@ -1,4 +1,5 @@
-"""``create_app``: the service's HTTP face. ZigZag's signed webhooks, and a health check.
+"""``create_app``: the service's HTTP face. ZigZag's signed webhooks, a health check, and the
+operations API behind bearer tokens (``api.py``: ``/api/...`` and ``/metrics``).
 
 ``POST /webhooks/zigzag`` takes one ZigZag event per request and answers only once the raw event
 is committed to the inbox, before any processing (the worker applies it later):
@@ -49,6 +50,7 @@ from returnbridge.connectors.zigzag.webhooks import (
 )
 from returnbridge.connectors.zigzag.wire import SOURCE
 from returnbridge.domain.errors import StoreUnavailable
+from returnbridge.entrypoints.http.api import install_api
 from returnbridge.services.pipeline import IngestResult, ingest
 from returnbridge.services.ports import InboxRecord
 from returnbridge.store.webhooks import Rejection, record_rejection
@@ -192,7 +194,8 @@ def create_app(rb: App) -> FastAPI:
     app = FastAPI(
         title="returnbridge",
         version=__version__,
-        description="Receives ZigZag's signed webhook events into returnbridge's inbox.",
+        description="Receives ZigZag's signed webhook events into returnbridge's inbox, and "
+        "serves the exception queue and metrics to holders of an API token.",
         docs_url=None,
         redoc_url=None,
     )
@@ -305,4 +308,5 @@ def create_app(rb: App) -> FastAPI:
         state = "configured" if verifier is not None else "not_configured"
         return JSONResponse({"status": "ok", "webhooks": state})
 
+    install_api(app, rb)
     return app
