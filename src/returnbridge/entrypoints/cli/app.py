@@ -10,6 +10,7 @@ import typer
 from returnbridge.domain.errors import ReturnBridgeError
 from returnbridge.entrypoints.cli import (
     amazon_imports,
+    audit,
     audit_log,
     cycle,
     demo,
@@ -56,6 +57,7 @@ finance.register(app)
 demo.register(app)
 erp.register(app)
 report.register(app)
+audit.register(app)
 tokens.register(app)
 audit_log.register(app)
 

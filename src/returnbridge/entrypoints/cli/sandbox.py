@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
 
 from returnbridge.sandboxes.amazon import server
 from returnbridge.sandboxes.amazon.config import DEFAULT_REFRESH_TOKEN, SandboxConfig
+from returnbridge.sandboxes.history import generate_history, write_history
 from returnbridge.sandboxes.zigzag import server as zigzag_server
 from returnbridge.sandboxes.zigzag.config import ZigZagSandboxConfig
 
@@ -115,3 +117,24 @@ def zigzag(
         typer.echo(f"  webhooks to        {webhook_url} (retry waits x{time_scale:g})")
     typer.echo(f"  seed {seed}, {returns} returns. Ctrl-C to stop.")
     zigzag_server.serve_forever(config, host, port)
+
+
+@sandbox_app.command("history")
+def history(
+    returns: int = typer.Option(300, min=50, max=100_000, help="Returns in the ten weeks."),
+    seed: int = typer.Option(0, help="Same seed, same files, same planted gaps."),
+    out: Path = typer.Option(Path("history"), "--out", file_okay=False, help="Folder to write."),
+) -> None:
+    """Write ten weeks of historical exports before go-live, with a known, seeded set of planted
+    gaps (OUT/planted.json), for `returnbridge audit` to find (docs/audit.md)."""
+    planned = generate_history(returns, seed)
+    files = write_history(planned, out)
+    planted = ", ".join(f"{k} {v}" for k, v in planned.figures()["planted"].items())
+    typer.echo(f"wrote a history of {returns} returns (seed {seed}) to {out}")
+    typer.echo(f"  planted: {planted}")
+    typer.echo(f"  the audit should find them (as of {planned.as_of.isoformat()}), with:")
+    typer.echo(
+        f"  returnbridge audit --zigzag {files.zigzag} --amazon-returns {files.return_requests} "
+        f"--amazon-refunds {files.refunds} --remittance {files.remittance} "
+        f"--catalog {files.catalog} --ledger {files.ledger} --out {out / 'audit'}"
+    )
