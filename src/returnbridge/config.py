@@ -133,3 +133,68 @@ class Settings(BaseSettings):
     erp_timeout_seconds: float = Field(
         default=30.0, gt=0, le=600, description="How long one POST to the ERP may take."
     )
+
+    # Alerts (docs/operations.md#alerts-and-dashboards): evaluated by `returnbridge alerts check`
+    # (and on an interval by the service), stored, and sent to a Slack-compatible webhook.
+    alert_inbox_depth_limit: int = Field(
+        default=5_000, ge=0, description="QUEUE_DEPTH fires when more inbox events are pending."
+    )
+    alert_inbox_age_seconds: int = Field(
+        default=900,
+        ge=0,
+        description="QUEUE_AGE fires when the oldest pending inbox event is older (seconds).",
+    )
+    alert_outbox_depth_limit: int = Field(
+        default=10_000,
+        ge=0,
+        description="QUEUE_DEPTH fires when more outbox messages of one topic are pending.",
+    )
+    alert_outbox_age_seconds: int = Field(
+        default=172_800,
+        ge=0,
+        description="QUEUE_AGE fires when a topic's oldest pending outbox message is older.",
+    )
+    alert_rejection_rate: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="AMAZON_REJECTION_RATE fires when a larger share of the changes Amazon "
+        "answered within the window was rejected.",
+    )
+    alert_rejection_window_hours: int = Field(
+        default=24, ge=1, le=24 * 31, description="The window the rejection rate is counted over."
+    )
+    alert_pending_credit_days: int = Field(
+        default=30,
+        ge=0,
+        description="CREDIT_PENDING_AGED fires for credit pending longer (days since the goods "
+        "came back).",
+    )
+    alert_sync_grace_seconds: int = Field(
+        default=3_600,
+        ge=0,
+        description="SYNC_LAG fires when a change for Amazon waits longer than the longest gap "
+        "between cut-offs of RETURNBRIDGE_AMAZON_CYCLE_SCHEDULE plus this grace.",
+    )
+    alert_unreachable_seconds: int = Field(
+        default=900,
+        ge=0,
+        description="PARTNER_UNREACHABLE fires for Amazon requests prepared and still unsent "
+        "after this long.",
+    )
+    alert_webhook_url: SecretStr = Field(
+        default=SecretStr(""),
+        description="Slack-compatible incoming webhook alerts are posted to (empty: log only). "
+        "A secret: whoever has it can post to the channel.",
+    )
+    alert_webhook_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=60, description="How long one POST to the alert webhook may take."
+    )
+    alert_runbook_url: str = Field(
+        default="",
+        description="Web address of docs/operations.md (e.g. its page in the repository's web "
+        "view); alert messages link to its sections. Empty: the runbook path is given as text.",
+    )
+    alert_evaluate_seconds: float = Field(
+        default=60.0, gt=0, le=3_600, description="How often the service evaluates the alerts."
+    )

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import structlog
 
+from returnbridge.services.alerting import AlertNotice
 from returnbridge.services.alerts import Alert
 
 
@@ -20,6 +21,25 @@ class LogAlertSink:
             level(
                 "alert",
                 alert=alert.name,
+                severity=alert.severity,
+                summary=alert.summary,
+                runbook=alert.runbook,
+            )
+
+    def changed(self, notices: Sequence[AlertNotice]) -> None:
+        """Stored alerts that started firing (``alert``, as ``emit``) or were resolved
+        (``alert_resolved``, at INFO)."""
+        for notice in notices:
+            alert = notice.alert
+            if notice.kind == "firing":
+                level = self.log.error if alert.severity == "critical" else self.log.warning
+                event = "alert"
+            else:
+                level, event = self.log.info, "alert_resolved"
+            level(
+                event,
+                alert=alert.name,
+                key=alert.key,
                 severity=alert.severity,
                 summary=alert.summary,
                 runbook=alert.runbook,

@@ -1,7 +1,8 @@
 """Alerts: what a clearing cycle tells the people running the business, each with its runbook.
 
-Alerts are decided here, from the cycle's report and what talking to Amazon cost; where they go
-(the log today, a pager or dashboard later) is the caller's choice (``AlertSink``).
+A cycle's alerts are decided here, from the cycle's report and what talking to Amazon cost; the
+alerts evaluated from the state of the database are in ``alert_rules``. Where they go (the log,
+the ``alerts`` table and a webhook: ``alerting``) is the caller's choice (``AlertSink``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ class Alert:
     severity: str  # "warning" (look today) or "critical" (look now)
     summary: str
     runbook: str  # the runbook entry that says what it means and what to do
+    key: str = ""  # what one condition is known by while it lasts (de-duplication); the name
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", self.name)
 
 
 class AlertSink(Protocol):

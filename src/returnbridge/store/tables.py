@@ -447,3 +447,36 @@ audit_log = Table(
     CheckConstraint("actor_kind in ('token', 'cli')", name="actor_kind"),
     Index("ix_audit_log_target", "target"),
 )
+
+# Alerts (docs/operations.md#alerts-and-dashboards): one row per condition, from the evaluation
+# that first found it firing to the one that found it gone. `active_key` is the key while the
+# alert fires and NULL once resolved: unique, so a condition has one firing row at most, even
+# with two evaluators at once. The notify_* columns hold what is still owed to the webhook.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", String(300), nullable=False),  # e.g. QUEUE_DEPTH:inbox
+    Column("active_key", String(300), unique=True),
+    Column("name", String(64), nullable=False),
+    Column("severity", String(16), nullable=False),  # warning | critical
+    Column("source", String(16), nullable=False),  # state | cycle
+    Column("summary", Text, nullable=False),
+    Column("runbook", String(200), nullable=False),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("seen_count", Integer, nullable=False, default=1),
+    Column("notified_at", DateTime(timezone=True)),  # the firing notification went out
+    Column("resolve_notified_at", DateTime(timezone=True)),  # the resolution went out
+    Column("notified_via", String(16)),  # webhook | log
+    Column("notify_attempts", Integer, nullable=False, default=0),
+    Column("notify_after", DateTime(timezone=True)),  # a delivery in flight holds it until then
+    Column("notify_error", Text),
+    CheckConstraint("(active_key IS NULL) = (resolved_at IS NOT NULL)", name="active"),
+    Index("ix_alerts_key", "key"),
+)
+
+# The rejection-rate rule counts the Amazon messages answered in a recent window: by this index
+# it reads that window only, not every message ever sent.
+Index("ix_outbox_sent_at", outbox.c.sent_at)

@@ -9,6 +9,7 @@ import typer
 
 from returnbridge.domain.errors import ReturnBridgeError
 from returnbridge.entrypoints.cli import (
+    alerts,
     amazon_imports,
     audit,
     audit_log,
@@ -60,6 +61,7 @@ report.register(app)
 audit.register(app)
 tokens.register(app)
 audit_log.register(app)
+alerts.register(app)
 
 
 @db_app.command("upgrade")

@@ -8,8 +8,10 @@ import time
 
 import typer
 
+from returnbridge.bootstrap import App
 from returnbridge.connectors.amazon.spapi import SpApiVendor
 from returnbridge.domain.schedule import CycleSchedule, ScheduleError
+from returnbridge.entrypoints.alerting import record_cycle_alerts
 from returnbridge.entrypoints.cli.common import DbOption, console, open_app
 from returnbridge.entrypoints.worker import run_cycles, stop_on_signals
 from returnbridge.observability.alerts import LogAlertSink
@@ -39,16 +41,18 @@ def close(
             report = rb.clearing_cycle(vendor).close(poll_rounds, time.sleep, poll_seconds)
         finally:
             vendor.close()
-    _CycleOutput(vendor, rb.settings.amazon_throttle_alert_share).show(report)
+        _CycleOutput(rb, vendor).show(report)
 
 
 class _CycleOutput:
-    """Prints each cycle and raises its alerts, with what that cycle alone cost (the vendor's
-    counts run on across the cycles of ``cycle watch``)."""
+    """Prints each cycle and raises its alerts (to the log, and to the alerts table and its
+    webhook), with what that cycle alone cost (the vendor's counts run on across the cycles of
+    ``cycle watch``)."""
 
-    def __init__(self, vendor: SpApiVendor, throttle_share: float) -> None:
+    def __init__(self, rb: App, vendor: SpApiVendor) -> None:
+        self.rb = rb
         self.vendor = vendor
-        self.throttle_share = throttle_share
+        self.throttle_share = rb.settings.amazon_throttle_alert_share
         self.seen = (0, 0, 0, 0, 0)
 
     def show(self, report: CycleReport) -> None:
@@ -58,9 +62,9 @@ class _CycleOutput:
             a - b for a, b in zip(now, self.seen, strict=True)
         )
         self.seen = now
-        LogAlertSink().emit(
-            cycle_alerts(report, calls, throttled, throttle_share=self.throttle_share)
-        )
+        alerts = cycle_alerts(report, calls, throttled, throttle_share=self.throttle_share)
+        LogAlertSink().emit(alerts)
+        record_cycle_alerts(self.rb, alerts)
         console.print(
             f"cycle {report.cycle_id or '-'}: {report.prepared} submission(s) prepared, "
             f"{report.sent} sent, {report.succeeded} confirmed, {report.failed} failed, "
@@ -123,7 +127,7 @@ def watch(
                 cut_offs,
                 stop,
                 rb.clock,
-                on_cycle=_CycleOutput(vendor, rb.settings.amazon_throttle_alert_share).show,
+                on_cycle=_CycleOutput(rb, vendor).show,
                 poll_seconds=poll_seconds,
             )
         finally:
