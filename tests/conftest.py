@@ -1,4 +1,5 @@
-"""Shared fixtures: a clean environment, and databases on SQLite and on real PostgreSQL.
+"""Shared fixtures: a clean environment, databases on SQLite and on real PostgreSQL, and one
+demo run for the tests that read a realistic day (``demo_out``).
 
 PostgreSQL tests use ``RETURNBRIDGE_TEST_POSTGRES_URL`` (default: postgres on 127.0.0.1:5432).
 Where it cannot be reached they skip, unless ``RETURNBRIDGE_REQUIRE_POSTGRES=1`` (set by
@@ -7,9 +8,13 @@ Where it cannot be reached they skip, unless ``RETURNBRIDGE_REQUIRE_POSTGRES=1``
 
 from __future__ import annotations
 
+import fcntl
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -20,6 +25,7 @@ PG_URL = os.environ.get(
     "RETURNBRIDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_PG = os.environ.get("RETURNBRIDGE_REQUIRE_POSTGRES") == "1"
+DEMO = ["demo", "--returns", "200", "--seed", "3", "--transport", "csv"]
 
 
 @pytest.fixture(autouse=True)
@@ -93,3 +99,38 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
         elif "e2e" in parts:
             item.add_marker(pytest.mark.e2e)
+
+
+def _run_demo(out: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETURNBRIDGE_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "returnbridge", *DEMO, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (out / ".complete").touch()
+
+
+@pytest.fixture(scope="session")
+def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The output folder of ``returnbridge demo --returns 200 --seed 3 --transport csv``.
+
+    The demo takes several seconds, so it runs once per test run. Under pytest-xdist each worker
+    is its own process with its own session: the first worker to get here runs the demo into the
+    run's shared temporary folder while holding a lock, and the others wait and reuse its
+    output. Tests only read it (anything they write goes to their own folder or a copy).
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # not under xdist: the only session
+        out = tmp_path_factory.mktemp("demo") / "OUT"
+        _run_demo(out)
+        return out
+    shared = tmp_path_factory.getbasetemp().parent  # one folder per run, shared by the workers
+    out = shared / "shared-demo" / "OUT"
+    with (shared / "shared-demo.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / ".complete").exists():
+            _run_demo(out)
+    return out

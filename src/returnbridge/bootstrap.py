@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -67,10 +67,16 @@ class App:
     def close(self) -> None:
         self.engine.dispose()
 
-    def amazon_vendor(self) -> SpApiVendor:
-        """The SP-API connector configured by the settings; refuses missing credentials."""
+    def with_own_processor(self) -> App:
+        """This app with a ``Processor`` of its own (its own master-data cache), for a worker
+        thread beside another that processes (the API applies people's decisions with ``rb``'s)."""
+        p = self.processor
+        return replace(self, processor=Processor(p.stores, p.decode, p.clock, p.batch_size))
+
+    def amazon_missing(self) -> list[str]:
+        """The Amazon settings not set (empty: returnbridge can talk to Amazon)."""
         s = self.settings
-        missing = [
+        return [
             name
             for name, value in (
                 ("RETURNBRIDGE_AMAZON_CLIENT_ID", s.amazon_client_id),
@@ -80,6 +86,11 @@ class App:
             )
             if not value
         ]
+
+    def amazon_vendor(self) -> SpApiVendor:
+        """The SP-API connector configured by the settings; refuses missing credentials."""
+        s = self.settings
+        missing = self.amazon_missing()
         if missing:
             raise ConfigurationMissing(f"set {', '.join(missing)} to talk to Amazon")
         return SpApiVendor(

@@ -3,7 +3,8 @@ and delivered to the ERP endpoint when one is configured (docs/erp-export.md).""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,10 +26,16 @@ def register(app: typer.Typer) -> None:
 
 @contextmanager
 def erp_exporter(
-    rb: App, out: Path, *, deliver: bool = True, retry: RetryPolicy | None = None
+    rb: App,
+    out: Path,
+    *,
+    deliver: bool = True,
+    retry: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[ErpExporter]:
     """The exporter for ``rb``, writing to ``out``; it delivers only if asked to and if
-    ``RETURNBRIDGE_ERP_ENDPOINT_URL`` is set."""
+    ``RETURNBRIDGE_ERP_ENDPOINT_URL`` is set. ``sleep`` waits between a delivery's retries (the
+    service's may raise to give up when asked to stop)."""
     settings = rb.settings
     engine = rb.engine
     client: httpx.Client | None = None
@@ -40,7 +47,7 @@ def erp_exporter(
             token=settings.erp_api_token.get_secret_value(),
             retry=retry or RetryPolicy(attempts=settings.erp_retry_attempts),
         )
-        endpoint = HttpErpEndpoint(config, client)
+        endpoint = HttpErpEndpoint(config, client, sleep=sleep)
     try:
         yield ErpExporter(lambda: erp_transaction(engine), ErpFileWriter(out), rb.clock, endpoint)
     finally:

@@ -1,4 +1,5 @@
-"""The exception queue over HTTP: list, read, resolve one, resolve many (``/api/exceptions``).
+"""The exception queue over HTTP: list, read, resolve one, retry one, resolve many
+(``/api/exceptions``).
 
 Reading needs a token of any role. Resolving follows who owns the exception's code
 (domain/auth.py): ops the stock side, finance the money side, admin both, viewer none. A
@@ -118,6 +119,21 @@ class Decision(BaseModel):
         )
 
 
+class Retry(BaseModel):
+    """Process the exception's input again with the master data in force (``reprocess``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field("", max_length=2_000, description="Why, e.g. the catalog fix it follows.")
+
+    @field_validator("note")
+    @classmethod
+    def _storable(cls, value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("a NUL character cannot be stored")
+        return value
+
+
 class BulkDecision(Decision):
     id: int
 
@@ -140,7 +156,7 @@ class BulkOutcome(BaseModel):
     results: list[Outcome]
 
 
-def _out(record: ExceptionRecord) -> ExceptionOut:
+def exception_out(record: ExceptionRecord) -> ExceptionOut:
     return ExceptionOut(
         id=record.id,
         code=record.code,
@@ -236,7 +252,12 @@ def exceptions_router(rb: App, guard: Guard) -> APIRouter:
                     if record.line_id
                     else []
                 )
-                results.append(Outcome(exception=_out(record), still_open=[_out(r) for r in still]))
+                results.append(
+                    Outcome(
+                        exception=exception_out(record),
+                        still_open=[exception_out(r) for r in still],
+                    )
+                )
         return results
 
     @router.get("", response_model=ExceptionPage, summary="List exceptions, oldest first")
@@ -257,7 +278,7 @@ def exceptions_router(rb: App, guard: Guard) -> APIRouter:
         page = records[:limit]
         more = len(records) > limit
         return ExceptionPage(
-            items=[_out(r) for r in page], next_after=page[-1].id if more else None
+            items=[exception_out(r) for r in page], next_after=page[-1].id if more else None
         )
 
     @router.get(
@@ -272,7 +293,7 @@ def exceptions_router(rb: App, guard: Guard) -> APIRouter:
         if record is None:
             raise refusal_of(NotFound(f"no exception {exception_id}"))
         return ExceptionDetail(
-            **_out(record).model_dump(),
+            **exception_out(record).model_dump(),
             actions=[ActionOut(**a) for a in record.actions],
             raw=record.raw,
         )
@@ -289,6 +310,29 @@ def exceptions_router(rb: App, guard: Guard) -> APIRouter:
     def resolve_one(
         exception_id: int, decision: Decision, principal: Principal = Depends(resolver)
     ) -> Outcome:
+        with refusing():
+            decide(principal, [(exception_id, decision)])
+            return outcomes([exception_id])[0]
+
+    @router.post(
+        "/{exception_id}/retry",
+        response_model=Outcome,
+        responses={
+            404: {"model": Refusal, "description": "record.not_found"},
+            409: {"model": Refusal, "description": "exception.action_refused: nothing recorded."},
+        },
+        summary="Retry one exception: reprocess it with the current catalog and mappings",
+    )
+    def retry_one(
+        exception_id: int, body: Retry | None = None, principal: Principal = Depends(resolver)
+    ) -> Outcome:
+        decision = Decision(
+            action=Action.REPROCESS,
+            note=body.note if body else "",
+            sku=None,
+            reason=None,
+            disposition=None,
+        )
         with refusing():
             decide(principal, [(exception_id, decision)])
             return outcomes([exception_id])[0]

@@ -1,5 +1,6 @@
-"""``create_app``: the service's HTTP face. ZigZag's signed webhooks, a health check, and the
-operations API behind bearer tokens (``api.py``: ``/api/...`` and ``/metrics``).
+"""``create_app``: the service's HTTP face. ZigZag's signed webhooks, the health checks
+(``/healthz`` liveness, ``/readyz`` readiness: ``readiness.py``), and the operations API behind
+bearer tokens (``api.py``: ``/api/...`` and ``/metrics``).
 
 ``POST /webhooks/zigzag`` takes one ZigZag event per request and answers only once the raw event
 is committed to the inbox, before any processing (the worker applies it later):
@@ -28,7 +29,6 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
-from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
@@ -51,6 +51,7 @@ from returnbridge.connectors.zigzag.webhooks import (
 from returnbridge.connectors.zigzag.wire import SOURCE
 from returnbridge.domain.errors import StoreUnavailable
 from returnbridge.entrypoints.http.api import install_api
+from returnbridge.entrypoints.http.readiness import ping_database, readiness_router
 from returnbridge.services.pipeline import IngestResult, ingest
 from returnbridge.services.ports import InboxRecord
 from returnbridge.store.webhooks import Rejection, record_rejection
@@ -142,14 +143,6 @@ def _ingest(rb: App, record: InboxRecord) -> IngestResult:
         raise StoreUnavailable(f"no database connection free: {exc}") from exc
 
 
-def _ping(rb: App) -> None:
-    try:
-        with rb.engine.connect() as conn:
-            conn.execute(text("select 1"))
-    except SQLAlchemyError as exc:
-        raise StoreUnavailable(f"the database did not answer: {exc}") from exc
-
-
 def _request_doc() -> dict[str, Any]:
     """The request as OpenAPI shows it: the three signature headers and one event as the body."""
     headers = [
@@ -195,7 +188,8 @@ def create_app(rb: App) -> FastAPI:
         title="returnbridge",
         version=__version__,
         description="Receives ZigZag's signed webhook events into returnbridge's inbox, and "
-        "serves the exception queue and metrics to holders of an API token.",
+        "serves returns with their timeline, the exception queue, clearing cycles, credits, "
+        "claims, reports and metrics to holders of an API token.",
         docs_url=None,
         redoc_url=None,
     )
@@ -302,11 +296,12 @@ def create_app(rb: App) -> FastAPI:
     @app.get("/healthz", summary="Liveness, with a database round trip")
     async def healthz() -> Response:
         try:
-            await run_in_threadpool(_ping, rb)
+            await run_in_threadpool(ping_database, rb)
         except StoreUnavailable as exc:
             return problem(503, "store_unavailable", exc.message)
         state = "configured" if verifier is not None else "not_configured"
         return JSONResponse({"status": "ok", "webhooks": state})
 
+    app.include_router(readiness_router(rb))
     install_api(app, rb)
     return app

@@ -4,6 +4,8 @@ thread (tests, demos), on a port chosen by the caller or by the system (port 0).
 from __future__ import annotations
 
 import signal
+import socket
+import threading
 from collections.abc import Callable
 from signal import SIGINT, SIGTERM
 from types import FrameType
@@ -56,26 +58,65 @@ def start_service(
     )
 
 
-def serve_forever(
-    rb: App, host: str, port: int, announce: Callable[[], None] = lambda: None
-) -> None:
-    """Serve in the foreground with uvicorn's logging; ``announce`` runs once the app is built.
+class _Server(uvicorn.Server):
+    """uvicorn, calling ``on_started`` once it listens, and setting ``stopping`` the moment a
+    stop signal arrives, so the loops that run beside the app start only once the port is
+    bound, and stop taking new work while the requests in flight finish."""
 
-    SIGINT or SIGTERM stops it gracefully: requests in flight finish (each event committed or
-    not at all), then it returns. uvicorn re-sends the signal to the handler in place before it
-    started once it is done; that handler is a no-op here, so a stop is a normal exit (status 0).
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        stopping: threading.Event | None,
+        on_started: Callable[[], None],
+    ) -> None:
+        super().__init__(config)
+        self.stopping = stopping
+        self.on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)  # exits the process if it cannot listen
+        if self.started:
+            self.on_started()
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.stopping is not None:
+            self.stopping.set()
+        super().handle_exit(sig, frame)
+
+
+def serve_forever(
+    rb: App,
+    host: str,
+    port: int,
+    announce: Callable[[], None] = lambda: None,
+    *,
+    stopping: threading.Event | None = None,
+    on_started: Callable[[], None] = lambda: None,
+) -> None:
+    """Serve in the foreground with uvicorn's logging; ``announce`` runs once the app is built,
+    ``on_started`` once the port is bound (``returnbridge serve`` starts its loops there).
+    ``stopping`` is set on SIGINT or SIGTERM.
+
+    SIGINT or SIGTERM stops it gracefully: it stops accepting, requests in flight finish (each
+    event committed or not at all), then it returns, and a stop is a normal exit (status 0). A
+    signal that comes before uvicorn listens for them (while ``announce`` runs) stops it as soon
+    as it has started; the one uvicorn re-sends once it is done finds nothing left to stop.
     """
-    server = uvicorn.Server(
-        uvicorn_config(rb, host, port, log_config=uvicorn.config.LOGGING_CONFIG)
+    server = _Server(
+        uvicorn_config(rb, host, port, log_config=uvicorn.config.LOGGING_CONFIG),
+        stopping,
+        on_started,
     )
-    announce()
-    previous = {sig: signal.signal(sig, _already_stopped) for sig in (SIGINT, SIGTERM)}
+
+    def stop_requested(_signum: int, _frame: FrameType | None) -> None:
+        server.should_exit = True
+        if stopping is not None:
+            stopping.set()
+
+    previous = {sig: signal.signal(sig, stop_requested) for sig in (SIGINT, SIGTERM)}
     try:
+        announce()
         server.run()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _already_stopped(_signum: int, _frame: FrameType | None) -> None:
-    """uvicorn's re-sent stop signal, after its graceful shutdown: nothing is left to do."""
