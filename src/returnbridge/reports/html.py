@@ -69,11 +69,20 @@ class Series:
 
 
 def bar_chart(
-    title: str, bars: Sequence[tuple[str, int]], kind: Kind = Kind.INT, width: int = 560
+    title: str,
+    bars: Sequence[tuple[str, int]],
+    kind: Kind = Kind.INT,
+    width: int = 560,
+    label_width: int = 170,
 ) -> Markup:
     """Horizontal bars, one per (label, value), each labelled with its value."""
     return stacked_chart(
-        title, [label for label, _ in bars], [Series("", [v for _, v in bars])], kind, width
+        title,
+        [label for label, _ in bars],
+        [Series("", [v for _, v in bars])],
+        kind,
+        width,
+        label_width,
     )
 
 
@@ -83,10 +92,12 @@ def stacked_chart(
     series: Sequence[Series],
     kind: Kind = Kind.INT,
     width: int = 560,
+    label_width: int = 170,
 ) -> Markup:
     """Horizontal stacked bars: a bar per category, a colour per series, the bar's total at its
-    end, and a legend when there is more than one series. Negative values are drawn as zero."""
-    row, label_w, value_w, top = 26, 170, 90, 28
+    end, and a legend when there is more than one series. Negative values are drawn as zero.
+    ``label_width`` is the room, in pixels, for the category names on the left."""
+    row, label_w, value_w, top = 26, label_width, 90, 28
     # The legend's items in lines that fit the width: [(x, y offset, series number)].
     legend: list[tuple[float, int, int]] = []
     if len(series) > 1:

@@ -177,6 +177,23 @@ def _refuse_unreadable_reprocess(store: Store, record: ExceptionRecord) -> None:
         )
 
 
+def offered_actions(store: Store, record: ExceptionRecord) -> tuple[Action, ...]:
+    """The actions a screen may offer on ``record`` as it stands: those that pass the checks
+    ``request_resolution`` makes, given a note and no re-map (re-mapping a line is for the
+    command line and the API). Who may act is the caller's check (``domain/auth.py``)."""
+    offered = []
+    for action in Action:
+        probe = Resolution(action=action, actor="probe", note="probe")
+        try:
+            _refuse_if_unfit(record, probe)
+            if record.line_id is None and action is Action.REPROCESS:
+                _refuse_unreadable_reprocess(store, record)
+        except ExceptionActionRefused:
+            continue
+        offered.append(action)
+    return tuple(offered)
+
+
 def exception_view(record: ExceptionRecord) -> dict[str, Any]:
     """An exception's state as the audit log keeps it (not its raw input)."""
     return {

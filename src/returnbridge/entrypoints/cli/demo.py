@@ -2,7 +2,9 @@
 
 Generates a seeded day (catalog, ZigZag export, Amazon refunds at first scan), loads the master
 data, imports the export through the CSV connector, ingests the refunds, drains the inbox, checks
-the invariants and writes ``OUT/summary.json``. The same seed gives the same summary.
+the invariants and writes ``OUT/summary.json``. The same seed gives the same summary. With
+``--serve``, the service then runs on the day's database on loopback (the dashboard, the API),
+with an admin token to sign in, until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from rich.table import Table
 
 from returnbridge.bootstrap import App
 from returnbridge.connectors.amazon.vendor_exports import ExportKind
-from returnbridge.domain.errors import ReturnBridgeError
+from returnbridge.domain.auth import Role
+from returnbridge.domain.errors import ReturnBridgeError, TokenRefused
 from returnbridge.entrypoints.cli.amazon_imports import import_amazon_file
 from returnbridge.entrypoints.cli.common import console, open_app
 from returnbridge.entrypoints.cli.demo_amazon import AmazonLeg
@@ -26,6 +29,7 @@ from returnbridge.entrypoints.cli.demo_zigzag import Transport, bring_in
 from returnbridge.entrypoints.cli.erp import export_erp
 from returnbridge.entrypoints.cli.pipeline import drain_inbox
 from returnbridge.entrypoints.cli.report import render as render_daily
+from returnbridge.entrypoints.service import LoopOptions, plan_loops, run_service
 from returnbridge.masterdata.mappings_toml import DEFAULT_MAPPINGS
 from returnbridge.reports.monthend import write_month_end
 from returnbridge.sandboxes.zigzag.generator import (
@@ -34,6 +38,7 @@ from returnbridge.sandboxes.zigzag.generator import (
     write_export,
     write_refunds,
 )
+from returnbridge.services.access import create_token, revoke_tokens
 from returnbridge.services.pipeline import ProcessStats, ingest_stream
 from returnbridge.services.ports import InboxRecord
 from returnbridge.services.reconcile import check
@@ -41,6 +46,9 @@ from returnbridge.store.daily import daily_figures
 from returnbridge.store.finance import finance_figures
 from returnbridge.store.migrate import upgrade
 from returnbridge.store.readmodels import BUCKETS, SqlLedgerAudit, summary
+from returnbridge.store.tokens import access_transaction
+
+DEMO_TOKEN = "demo"  # the name of the admin token ``demo --serve`` signs in with
 
 
 class DemoError(ReturnBridgeError):
@@ -248,6 +256,13 @@ def demo(
         help="How ZigZag's day arrives: signed webhooks to `serve`, polling its feed, or the "
         "CSV export.",
     ),
+    serve: bool = typer.Option(
+        False,
+        "--serve",
+        help="Then serve the day on 127.0.0.1 (the dashboard and the API) until Ctrl-C, and "
+        "print the dashboard's address and an admin token to sign in with.",
+    ),
+    port: int = typer.Option(8000, min=1, max=65535, help="The port of --serve."),
 ) -> None:
     """Run a realistic seeded day of returns through the whole pipeline."""
     out.mkdir(parents=True, exist_ok=True)
@@ -269,5 +284,39 @@ def demo(
             transport=transport,
         )
     _print_summary(figures, out, time.perf_counter() - started)
+    if serve:
+        serve_day(db, port)
     if not figures["invariants_ok"]:
         raise typer.Exit(1)
+
+
+def _say(text: str) -> None:
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def serve_day(db: str, port: int) -> None:
+    """Serve the day's database on loopback until SIGTERM or Ctrl-C: the dashboard and the API,
+    the inbox worker, the refund sweep and the alerts (no clearing cycles: the Amazon sandbox
+    stopped with the day). Prints the dashboard's address and a new admin token named
+    ``demo`` (an active one of that name is revoked first: a token is shown only once)."""
+    with open_app(db) as rb:
+        with access_transaction(rb.engine) as store:
+            try:
+                issued = create_token(store, DEMO_TOKEN, Role.ADMIN, "demo", rb.clock())
+            except TokenRefused:
+                revoke_tokens(store, DEMO_TOKEN, "demo", rb.clock())
+                issued = create_token(store, DEMO_TOKEN, Role.ADMIN, "demo", rb.clock())
+        plan = plan_loops(rb, LoopOptions(cycles=False, erp=False), _say)
+
+        def announce() -> None:
+            _say(f"dashboard: http://127.0.0.1:{port}/")
+            _say(f"token: {issued.token}")
+            _say(
+                f"Open the dashboard and paste the token to sign in (an admin token named "
+                f"{DEMO_TOKEN!r}; it is shown only here). The API answers the same token under "
+                f"/api/. Ctrl-C stops the service."
+            )
+            console.file.flush()
+
+        busy = run_service(rb, "127.0.0.1", port, plan, announce)
+    _say("stopped" if not busy else f"stopped; still busy: {', '.join(busy)}")

@@ -88,6 +88,9 @@ def serve(
         def announce() -> None:
             url = url_of(host, port)
             console.print(f"returnbridge on {url}: POST {url}{WEBHOOK_PATH}, GET {url}/healthz")
+            console.print(
+                f"dashboard: {url}/ (sign in with a token from `returnbridge tokens create`)"
+            )
             console.print(f"API under {url}/api/ (OpenAPI: {url}/openapi.json), GET {url}/readyz")
             if not rb.settings.zigzag_webhook_secret.get_secret_value().strip():
                 console.print(

@@ -51,6 +51,7 @@ from returnbridge.connectors.zigzag.webhooks import (
 from returnbridge.connectors.zigzag.wire import SOURCE
 from returnbridge.domain.errors import StoreUnavailable
 from returnbridge.entrypoints.http.api import install_api
+from returnbridge.entrypoints.http.dashboard import dashboard_router
 from returnbridge.entrypoints.http.readiness import ping_database, readiness_router
 from returnbridge.services.pipeline import IngestResult, ingest
 from returnbridge.services.ports import InboxRecord
@@ -304,4 +305,5 @@ def create_app(rb: App) -> FastAPI:
 
     app.include_router(readiness_router(rb))
     install_api(app, rb)
+    app.include_router(dashboard_router(rb))
     return app
