@@ -30,7 +30,7 @@ demo: $(VENV)/.installed-run
 	$(BIN)/returnbridge demo --out $(OUT)
 
 test: $(VENV)/.installed-dev $(VENV)/.browser lint
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist worksteal $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests

@@ -39,7 +39,7 @@ def rb(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess
 @pytest.fixture(scope="module")
 def demo_day(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "OUT"
-    rb("demo", "--returns", "2000", "--seed", "7", "--out", str(out), cwd=out.parent)
+    rb("demo", "--returns", "1000", "--seed", "7", "--out", str(out), cwd=out.parent)
     return out
 
 
@@ -58,7 +58,7 @@ def test_the_demo_writes_a_summary_with_every_promised_figure(demo_day: Path) ->
     assert set(summary["units"]) == UNIT_KEYS
     units = summary["units"]
     assert units["received"] == sum(v for k, v in units.items() if k != "received")
-    assert summary["returns"] == 2000 and summary["invariants_ok"] is True
+    assert summary["returns"] == 1000 and summary["invariants_ok"] is True
     assert summary["journals"]["balanced"] is True and summary["journals"]["entries"] > 0
     assert summary["events_duplicate"] == summary["planted"]["duplicates"]
     assert summary["exceptions"]["INVALID_EVENT"] == summary["planted"]["bad_rows"]
@@ -105,11 +105,11 @@ def test_the_same_seed_gives_the_same_summary_whatever_the_transport(
 ) -> None:
     # demo_day came by webhook (the default); this day comes as the CSV export.
     again = ["--seed", "7", "--transport", "csv", "--out", str(tmp_path / "again")]
-    rb("demo", "--returns", "2000", *again, cwd=tmp_path)
+    rb("demo", "--returns", "1000", *again, cwd=tmp_path)
     first = (demo_day / "summary.json").read_text()
     assert (tmp_path / "again" / "summary.json").read_text() == first
     other = ["--seed", "8", "--transport", "csv", "--out", str(tmp_path / "other")]
-    rb("demo", "--returns", "2000", *other, "--no-amazon", cwd=tmp_path)
+    rb("demo", "--returns", "1000", *other, "--no-amazon", cwd=tmp_path)
     assert (tmp_path / "other" / "summary.json").read_text() != first
 
 
