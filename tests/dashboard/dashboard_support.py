@@ -12,17 +12,6 @@ from pathlib import Path
 
 import httpx
 
-# How the month-end browser test starts Debian's Chromium (tests/reports/test_month_end.py).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 
 def clean_env(**extra: str) -> dict[str, str]:
     """This process's environment without any RETURNBRIDGE_* setting, plus ``extra``."""

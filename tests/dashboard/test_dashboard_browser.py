@@ -8,7 +8,6 @@ laptop screen without sideways scrolling. Screenshots are left in the test's fol
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +15,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from dashboard_support import CHROMIUM_ARGS, clean_env, cli, free_port, wait_until_healthy
+from dashboard_support import clean_env, cli, free_port, wait_until_healthy
+
+from browser_support import CHROMIUM_ARGS, chromium_path
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -63,9 +64,7 @@ def served(tmp_path: Path) -> tuple[Path, str, str]:
 def test_an_ops_person_signs_in_and_retries_an_amazon_refusal_in_one_click(
     served: tuple[Path, str, str], tmp_path: Path
 ) -> None:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail("no `chromium` on PATH: the browser tests need it (`make test` installs it)")
+    chromium = chromium_path()
     from playwright.sync_api import ConsoleMessage, Route, sync_playwright
 
     _, db, token = served

@@ -10,7 +10,6 @@ so the close is the moment the report was made: the tests read it from the summa
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -25,6 +24,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import Connection, create_engine, insert
 from typer.testing import CliRunner
 
+from browser_support import CHROMIUM_ARGS, chromium_path
 from returnbridge.entrypoints.cli import report
 from returnbridge.reports.html import money
 from returnbridge.reports.monthend import write_month_end
@@ -48,15 +48,6 @@ STATE_SHEETS = {
     "disputed": "Disputed",
 }
 MONEY_FORMAT = "#,##0.00;[Red]-#,##0.00"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def cli() -> typer.Typer:
@@ -293,9 +284,7 @@ def test_every_sheet_has_a_frozen_filtered_header_and_real_number_formats(book: 
 def test_the_page_shows_the_database_figures_in_chromium_and_fetches_nothing(
     made: tuple[Path, str], month: str, db: sqlite3.Connection, tmp_path: Path
 ) -> None:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail("no `chromium` on PATH: the browser tests need it (`make test` installs it)")
+    chromium = chromium_path()
     from playwright.sync_api import Request, Route, sync_playwright
 
     page_file = made[0] / f"month-end-{month}.html"
