@@ -21,7 +21,7 @@ from returnbridge.domain.events import ReturnEvent
 from returnbridge.domain.mappings import Mappings, mappings_to_dict
 from returnbridge.masterdata.catalog_csv import read_catalog
 from returnbridge.masterdata.mappings_toml import read_mappings
-from returnbridge.services.cycles import ClearingCycle, CycleSettings
+from returnbridge.services.cycles import AmazonCalls, CallMeter, ClearingCycle, CycleSettings
 from returnbridge.services.exceptions import MANUAL_SOURCE, decode_manual
 from returnbridge.services.pipeline import Processor
 from returnbridge.services.ports import AmazonVendor, Decoder, Store
@@ -48,6 +48,19 @@ def decode(source: str, event_id: str, payload: str) -> ReturnEvent:
     if decoder is None:
         raise InvalidEvent(f"no decoder for source {source!r}")
     return decoder(source, event_id, payload)
+
+
+def _meter(vendor: AmazonVendor) -> CallMeter | None:
+    """The vendor's running request counts, where it keeps them (the SP-API connector does):
+    each cycle records what it cost, for ``/metrics``."""
+    if not isinstance(vendor, SpApiVendor):
+        return None
+    stats = vendor.stats
+
+    def meter() -> AmazonCalls:
+        return AmazonCalls(stats.calls, stats.retries, stats.throttled)
+
+    return meter
 
 
 def utc_now() -> datetime:
@@ -113,7 +126,9 @@ class App:
             credit_note_prefix=self.settings.amazon_credit_note_prefix,
             stuck_after=timedelta(hours=self.settings.amazon_stuck_after_hours),
         )
-        return ClearingCycle(lambda: cycle_transaction(engine), vendor, self.clock, settings)
+        return ClearingCycle(
+            lambda: cycle_transaction(engine), vendor, self.clock, settings, meter=_meter(vendor)
+        )
 
     def load_catalog(self, path: Path) -> list[CatalogItem]:
         """Replace the catalog master with a validated file (nothing changes on error)."""

@@ -13,10 +13,12 @@ Pure: the caller passes the facts, the thresholds and the time.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
 
+from returnbridge.domain.credits import CreditRow
 from returnbridge.domain.errors import ExceptionCode
 from returnbridge.domain.schedule import CycleSchedule
 from returnbridge.services.alerts import RUNBOOK, Alert
@@ -106,6 +108,24 @@ class AlertThresholds:
     pending_credit_days: int = 30
     sync_lag: timedelta = timedelta(hours=25)
     unreachable_after: timedelta = timedelta(minutes=15)
+
+
+def credit_ages(rows: Iterable[CreditRow], now: datetime) -> tuple[CreditAge, ...]:
+    """Pending credit per currency and whole days since the goods came back, from the credit
+    report's rows (disputed money is not pending: it waits on a person, not on time)."""
+    lines: dict[tuple[str, int], int] = defaultdict(int)
+    amounts: dict[tuple[str, int], int] = defaultdict(int)
+    for row in rows:
+        if row.pending <= 0:
+            continue
+        returned = row.line.returned_at
+        days = max(0, (now - returned).days) if returned else 0
+        lines[(row.line.currency, days)] += 1
+        amounts[(row.line.currency, days)] += row.pending
+    return tuple(
+        CreditAge(currency, days, lines[(currency, days)], amounts[(currency, days)])
+        for currency, days in sorted(lines)
+    )
 
 
 def sync_lag_limit(schedule: CycleSchedule, grace: timedelta) -> timedelta:
@@ -314,6 +334,7 @@ __all__ = [
     "CreditAge",
     "QueueFacts",
     "UnmappedCode",
+    "credit_ages",
     "evaluate",
     "sync_lag_limit",
 ]

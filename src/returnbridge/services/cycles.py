@@ -18,6 +18,9 @@ where it stopped and sends nothing twice in effect:
    messages and records what Amazon holds; Failure opens ``AMAZON_REJECTED`` on the exact return
    lines behind each rejected item (Amazon's code and message kept) and puts the other items back
    for the next cycle; a transaction Processing past the stuck limit opens ``AMAZON_STUCK``.
+
+What a whole run cost (requests, retries, 429s, rejected items) is added to its cycle's row, so
+``/metrics`` reports the same figures from every process.
 """
 
 from __future__ import annotations
@@ -76,11 +79,40 @@ class Submission:
     sent_at: datetime | None
 
 
+@dataclass(frozen=True)
+class AmazonCalls:
+    """What talking to Amazon cost: submission requests (retries included, status polls apart),
+    how many of them were retries, and how many answers were "too many requests" (429)."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+
+    def __sub__(self, before: AmazonCalls) -> AmazonCalls:
+        return AmazonCalls(
+            self.requests - before.requests,
+            self.retries - before.retries,
+            self.throttled - before.throttled,
+        )
+
+
+CallMeter = Callable[[], AmazonCalls]
+"""The running totals of a connector's ``AmazonCalls`` (a cycle takes the difference)."""
+
+
 class CycleStore(Protocol):
     """The store as the clearing cycle needs it (one transaction per unit of work)."""
 
     def create_cycle(self, now: datetime) -> int: ...
     def close_cycle(self, cycle_id: int, now: datetime) -> None: ...
+    def count_cycle(
+        self, cycle_id: int | None, calls: AmazonCalls | None, items_rejected: int
+    ) -> None:
+        """Add one run's cost to its cycle's row; ``None``: the latest cycle (a run that
+        prepared nothing only sends and confirms what earlier cycles prepared). ``calls`` is
+        ``None`` when the connector does not count its requests."""
+        ...
+
     def pending_stock_changes(self) -> list[Change]: ...
     def pending_credit_changes(self) -> list[Change]: ...
     def assign_document(self, outbox_ids: Sequence[int], number: str) -> None: ...
@@ -158,6 +190,7 @@ class CycleReport:
     already_held: int = 0  # credit notes a resend found Amazon already holding (credited)
     overstated: int = 0  # lines whose credit nets below what Amazon already holds
     min_calls: int = 0
+    calls: AmazonCalls | None = None  # what the whole run cost; None: the connector does not count
 
 
 class ClearingCycle:
@@ -169,11 +202,13 @@ class ClearingCycle:
         vendor: AmazonVendor,
         clock: Clock,
         settings: CycleSettings | None = None,
+        meter: CallMeter | None = None,
     ) -> None:
         self.stores = stores
         self.vendor = vendor
         self.clock = clock
         self.settings = settings or CycleSettings()
+        self.meter = meter  # the vendor's running request counts, if it keeps them
 
     def prepare(self, report: CycleReport) -> None:
         """Coalesce pending changes into prepared submissions (one transaction)."""
@@ -373,8 +408,10 @@ class ClearingCycle:
         pause: Callable[[float], None] | None = None,
         pause_seconds: float = 0.2,
     ) -> CycleReport:
-        """Run a whole cycle: prepare, send, then poll until nothing is Processing."""
+        """Run a whole cycle: prepare, send, then poll until nothing is Processing; add what
+        it cost to the cycle's row, and close the cycle if nothing is left in flight."""
         report = CycleReport()
+        before = self.meter() if self.meter is not None else None
         self.prepare(report)
         self.send(report)
         for round_no in range(poll_rounds):
@@ -383,9 +420,17 @@ class ClearingCycle:
                 break
             if pause is not None and round_no + 1 < poll_rounds:
                 pause(pause_seconds)
-        if report.cycle_id is not None and not report.processing and not report.unsent:
+        if self.meter is not None and before is not None:
+            report.calls = self.meter() - before
+        spent = report.rejected_items > 0 or (
+            report.calls is not None and report.calls.requests > 0
+        )
+        cycle_id = report.cycle_id
+        if cycle_id is not None or spent:
             with self.stores() as store:
-                store.close_cycle(report.cycle_id, self.clock())
+                store.count_cycle(cycle_id, report.calls, report.rejected_items)
+                if cycle_id is not None and not report.processing and not report.unsent:
+                    store.close_cycle(cycle_id, self.clock())
         return report
 
     # ------------------------------------------------------------- the unhappy paths

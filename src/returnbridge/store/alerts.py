@@ -16,13 +16,14 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, func, insert, or_, select, update
 
+from returnbridge.domain.credits import CreditRow
 from returnbridge.services.alert_rules import (
     INBOX,
     UNMAPPED_CODES,
     AlertFacts,
-    CreditAge,
     QueueFacts,
     UnmappedCode,
+    credit_ages,
 )
 from returnbridge.services.alerting import NoticeKind, Recorded, Source, StoredAlert
 from returnbridge.services.alerts import Alert
@@ -79,7 +80,12 @@ class SqlAlertStore(SqlStore):
     """The SQL store, plus the alert facts and the ``alerts`` table."""
 
     # ------------------------------------------------------------------ facts
-    def alert_facts(self, now: datetime, rejection_window: timedelta) -> AlertFacts:
+    def alert_facts(
+        self, now: datetime, rejection_window: timedelta, *, credits: bool = True
+    ) -> AlertFacts:
+        """Everything the rules read, in this transaction. ``credits=False`` leaves
+        ``pending_credits`` empty: the credit report behind it is the one read whose cost grows
+        with the ledger, and ``/metrics`` reads it apart, less often (``credit_rows``)."""
         gauges = queue_gauges(self.conn)
         inbox_oldest = self.conn.execute(
             select(func.min(inbox.c.received_at)).where(inbox.c.status == "pending")
@@ -118,7 +124,7 @@ class SqlAlertStore(SqlStore):
             amazon_accepted=accepted,
             amazon_rejected=rejected,
             unmapped=self._unmapped(),
-            pending_credits=self._pending_credits(now),
+            pending_credits=credit_ages(self.credit_rows(), now) if credits else (),
             rfs_not_received=gauges.open_exceptions.get("RFS_NOT_RECEIVED", 0),
             amazon_unsent=int(unsent),
             amazon_unsent_since=aware_or_none(unsent_since),
@@ -169,23 +175,10 @@ class SqlAlertStore(SqlStore):
             counts[(row.code, "?" if value is None else str(value))] += int(row.n)
         return tuple(UnmappedCode(code, value, n) for (code, value), n in sorted(counts.items()))
 
-    def _pending_credits(self, now: datetime) -> tuple[CreditAge, ...]:
-        """Pending credit per currency and whole days since the goods came back. Reads the
-        same credit report finance does (every credit line): the truth, at a cost that grows
+    def credit_rows(self) -> list[CreditRow]:
+        """The credit report finance reads (every credit line): the truth, at a cost that grows
         with the ledger."""
-        lines: dict[tuple[str, int], int] = defaultdict(int)
-        amounts: dict[tuple[str, int], int] = defaultdict(int)
-        for row in credit_report(SqlFinanceStore(self.conn)):
-            if row.pending <= 0:
-                continue
-            returned = row.line.returned_at
-            days = max(0, (now - returned).days) if returned else 0
-            lines[(row.line.currency, days)] += 1
-            amounts[(row.line.currency, days)] += row.pending
-        return tuple(
-            CreditAge(currency, days, lines[(currency, days)], amounts[(currency, days)])
-            for currency, days in sorted(lines)
-        )
+        return credit_report(SqlFinanceStore(self.conn))
 
     # ----------------------------------------------------------------- record
     def record_alerts(self, found: Sequence[Alert], source: Source, now: datetime) -> Recorded:

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, func, insert, select, tuple_, update
 
-from returnbridge.services.cycles import Change, Submission
+from returnbridge.services.cycles import AmazonCalls, Change, Submission
 from returnbridge.services.ports import TransactionError
 from returnbridge.store.sql import SqlStore, aware_or_none, transaction
 from returnbridge.store.tables import (
@@ -53,6 +53,25 @@ class SqlCycleStore(SqlStore):
         self.conn.execute(
             update(clearing_cycles).where(clearing_cycles.c.id == cycle_id).values(closed_at=now)
         )
+
+    def count_cycle(
+        self, cycle_id: int | None, calls: AmazonCalls | None, items_rejected: int
+    ) -> None:
+        c = clearing_cycles.c
+        if cycle_id is None:
+            cycle_id = self.conn.execute(select(func.max(c.id))).scalar()
+            if cycle_id is None:
+                return  # no cycle yet, so nothing was sent
+        values: dict[str, Any] = {
+            "items_rejected": func.coalesce(c.items_rejected, 0) + items_rejected
+        }
+        if calls is not None:
+            values.update(
+                amazon_requests=func.coalesce(c.amazon_requests, 0) + calls.requests,
+                amazon_retries=func.coalesce(c.amazon_retries, 0) + calls.retries,
+                amazon_throttled=func.coalesce(c.amazon_throttled, 0) + calls.throttled,
+            )
+        self.conn.execute(update(clearing_cycles).where(c.id == cycle_id).values(**values))
 
     def pending_stock_changes(self) -> list[Change]:
         return self._pending("amazon.inventory")

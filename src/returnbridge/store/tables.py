@@ -250,13 +250,20 @@ outbox = Table(
     Index("ix_outbox_submission_id", "submission_id"),
 )
 
-# A clearing cycle: one cut-off at which pending changes go to Amazon together.
+# A clearing cycle: one cut-off at which pending changes go to Amazon together. What talking to
+# Amazon cost is added up per run (``/metrics`` sums it): submission requests (retries included),
+# retries, "too many requests" answers, and items Amazon rejected. Null before migration 0010,
+# and for requests when the connector does not count them.
 clearing_cycles = Table(
     "clearing_cycles",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("closed_at", DateTime(timezone=True)),
+    Column("amazon_requests", Integer),
+    Column("amazon_retries", Integer),
+    Column("amazon_throttled", Integer),
+    Column("items_rejected", Integer),
 )
 
 # One request to Amazon as prepared, sent and confirmed. Prepared before it is sent, so a crash
