@@ -1,5 +1,6 @@
 """Helpers for the alert tests: a chat webhook stand-in on loopback, GitHub-style anchors of the
-runbook, ZigZag events put in the inbox without processing them."""
+runbook, ZigZag events put in the inbox without processing them (directly, or POSTed as signed
+webhooks to the running service)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from fastapi import FastAPI, Request
+from standardwebhooks.webhooks import Webhook
 from starlette.responses import PlainTextResponse
 
 from returnbridge.bootstrap import App
 from returnbridge.domain.errors import AmazonUnavailable
+from returnbridge.entrypoints.http import WEBHOOK_PATH, start_service
 from returnbridge.services.pipeline import ingest
 from returnbridge.services.ports import (
     CreditNote,
@@ -115,20 +119,51 @@ def runbook_anchors() -> set[str]:
     return github_anchors(RUNBOOK.read_text(encoding="utf-8"))
 
 
+def _registered(prefix: str, n: int) -> dict[str, Any]:
+    return {
+        "id": f"{prefix}-{n}",
+        "type": "return.registered",
+        "occurredAt": "2026-11-02T09:00:00+00:00",
+        "retailerCode": "CASTORE",
+        "returnId": f"R-{prefix}-{n}",
+        "dcWarehouse": "UK-DC1",
+        "channelOrderRef": f"order-{prefix}-{n}",
+        "lines": [{"lineId": "1", "sku": "CAS-123-BLK-M", "quantity": 1, "returnReasonId": 3}],
+    }
+
+
+def post_webhooks(rb: App, count: int, prefix: str = "evt") -> None:
+    """POST ``count`` ZigZag events as signed webhooks (Standard Webhooks, signed by the
+    library, with ``rb``'s secret) to the service serving ``rb`` over loopback; no worker runs,
+    so each stays pending in the inbox. Every one must be accepted (202)."""
+    secret = rb.settings.zigzag_webhook_secret.get_secret_value()
+    running = start_service(rb)
+    try:
+        with httpx.Client(base_url=running.url, timeout=10) as client:
+            for n in range(count):
+                body = json.dumps(_registered(prefix, n))
+                msg_id = f"msg_{prefix}_{n}"
+                at = rb.clock()
+                answer = client.post(
+                    WEBHOOK_PATH,
+                    content=body.encode("utf-8"),
+                    headers={
+                        "webhook-id": msg_id,
+                        "webhook-timestamp": str(int(at.timestamp())),
+                        "webhook-signature": Webhook(secret).sign(msg_id, at, body),
+                        "content-type": "application/json",
+                    },
+                )
+                assert answer.status_code == 202, answer.text
+    finally:
+        running.stop()
+
+
 def post_events(rb: App, count: int, prefix: str = "evt") -> None:
     """Put ``count`` ZigZag events in the inbox as a transport would, and process none."""
     records = []
     for n in range(count):
-        event = {
-            "id": f"{prefix}-{n}",
-            "type": "return.registered",
-            "occurredAt": "2026-11-02T09:00:00+00:00",
-            "retailerCode": "CASTORE",
-            "returnId": f"R-{prefix}-{n}",
-            "dcWarehouse": "UK-DC1",
-            "channelOrderRef": f"order-{prefix}-{n}",
-            "lines": [{"lineId": "1", "sku": "CAS-123-BLK-M", "quantity": 1, "returnReasonId": 3}],
-        }
+        event = _registered(prefix, n)
         records.append(
             InboxRecord(
                 "zigzag", event["id"], event["type"], json.dumps(event), f"zz:{event['returnId']}"

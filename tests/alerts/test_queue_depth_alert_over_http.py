@@ -1,14 +1,15 @@
-"""The issue's done-when, over real HTTP: with the workers stopped, events piling up in the inbox
-fire QUEUE_DEPTH, which is stored once and posted once to the chat webhook, and resolved (and
-posted as resolved) once the inbox is drained. A webhook that is down gets the notification
-at the next evaluation, once."""
+"""The issue's done-when, over real HTTP: with the workers stopped, signed webhooks POSTed to
+the service pile up in the inbox and fire QUEUE_DEPTH, which is stored once and posted once to
+the chat webhook, and resolved (and posted as resolved) once the inbox is drained. A webhook
+that is down gets the notification at the next evaluation, once."""
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
-from alerts_support import HOOK_PATH, MakeApp, Receiver, post_events
+from alerts_support import HOOK_PATH, MakeApp, Receiver, post_events, post_webhooks
 from typer.testing import CliRunner
 
 from returnbridge.entrypoints.alerting import evaluate_alerts
@@ -17,13 +18,19 @@ from returnbridge.store.alerts import list_alerts
 
 pytestmark = pytest.mark.integration
 SECRET_PART = HOOK_PATH.rsplit("/", 1)[1]
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"queue-depth-test-secret-32bytes!").decode()
 
 
 def test_a_full_inbox_fires_queue_depth_once_and_resolves_once_drained(
     make_app: MakeApp, db_url: str, receiver: Receiver, hook_url: str
 ) -> None:
-    rb = make_app(db_url, alert_inbox_depth_limit=2, alert_webhook_url=hook_url)
-    post_events(rb, 3)  # the workers are stopped: nothing processes them
+    rb = make_app(
+        db_url,
+        alert_inbox_depth_limit=2,
+        alert_webhook_url=hook_url,
+        zigzag_webhook_secret=WEBHOOK_SECRET,
+    )
+    post_webhooks(rb, 3)  # the workers are stopped: nothing processes them
 
     first = evaluate_alerts(rb)
     assert [a.key for a in first.fired] == ["QUEUE_DEPTH:inbox"]
@@ -31,7 +38,7 @@ def test_a_full_inbox_fires_queue_depth_once_and_resolves_once_drained(
     assert posted.startswith("[FIRING] QUEUE_DEPTH (warning): 3 inbox event(s) pending (limit 2)")
     assert "docs/operations.md#queue_depth" in posted
 
-    post_events(rb, 1, prefix="more")
+    post_webhooks(rb, 1, prefix="more")
     second = evaluate_alerts(rb)
     assert second.fired == [] and [a.key for a in second.firing] == ["QUEUE_DEPTH:inbox"]
     assert second.firing[0].summary.startswith("4 inbox event(s)")
