@@ -230,7 +230,7 @@ def test_an_exception_is_resolved_from_the_cli_with_who_and_when(
 def test_the_demo_runs_on_postgresql_with_the_same_figures(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    day = ["demo", "--returns", "600", "--seed", "7", "--transport", "csv"]
+    day = ["demo", "--returns", "300", "--seed", "7", "--transport", "csv"]
     rb(*day, "--out", str(tmp_path / "sqlite"), cwd=tmp_path)
     rb(*day, "--db", postgres_url, "--out", str(tmp_path / "pg"), cwd=tmp_path)
     on_sqlite = (tmp_path / "sqlite" / "summary.json").read_text()
