@@ -4,7 +4,6 @@ the Prometheus rules shipped in deploy/ match the built-in alerts."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,41 +12,12 @@ from alerts_support import ROOT, RUNBOOK, github_anchors, runbook_anchors
 
 from returnbridge.services.alert_rules import (
     RULES,
-    UNMAPPED_CODES,
-    AlertFacts,
-    AlertThresholds,
-    CreditAge,
-    QueueFacts,
-    UnmappedCode,
-    evaluate,
 )
-from returnbridge.services.alerts import cycle_alerts
-from returnbridge.services.cycles import CycleReport
+from runbook_support import every_alert_fired
 
-NOW = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
-LONG_AGO = NOW - timedelta(days=90)
 PROMETHEUS_RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"
 METRICS_DOC = ROOT / "docs" / "metrics.md"
 CYCLE_ALERTS = {"AMAZON_REJECTED", "AMAZON_STUCK", "CREDIT_OVERSTATED", "AMAZON_THROTTLED"}
-
-
-def everything_firing() -> list[Any]:
-    facts = AlertFacts(
-        inbox=QueueFacts("inbox", 10**6, LONG_AGO),
-        outbox=(QueueFacts("amazon.inventory", 10**6, LONG_AGO),),
-        amazon_accepted=1,
-        amazon_rejected=9,
-        unmapped=tuple(UnmappedCode(code, "X", 1) for code in UNMAPPED_CODES),
-        pending_credits=(CreditAge("GBP", 90, 1, 100),),
-        rfs_not_received=1,
-        amazon_unsent=1,
-        amazon_unsent_since=LONG_AGO,
-        erp_undelivered=1,
-        erp_undelivered_batch="erp-1-2",
-        amazon_oldest_change=LONG_AGO,
-    )
-    report = CycleReport(rejected_items=1, rejected_lines=1, stuck=1, overstated=1, unsent=1)
-    return evaluate(facts, AlertThresholds(), NOW) + cycle_alerts(report, calls=1, throttled=1)
 
 
 def alerts_section() -> str:
@@ -59,7 +29,7 @@ def alerts_section() -> str:
 
 def test_every_alert_links_to_a_runbook_heading_that_exists() -> None:
     anchors = runbook_anchors()
-    alerts = everything_firing()
+    alerts = every_alert_fired()
     assert {a.name for a in alerts} == set(RULES) | CYCLE_ALERTS | {"AMAZON_UNREACHABLE"}
     for alert in alerts:
         page, _, anchor = alert.runbook.partition("#")

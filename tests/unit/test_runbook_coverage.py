@@ -9,7 +9,6 @@ from __future__ import annotations
 import ast
 import inspect
 import re
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,23 +18,13 @@ from returnbridge.domain.errors import ExceptionCode
 from returnbridge.services import alert_rules, alerts
 from returnbridge.services.alert_rules import (
     RULES,
-    UNMAPPED_CODES,
-    AlertFacts,
-    AlertThresholds,
-    CreditAge,
-    QueueFacts,
-    UnmappedCode,
-    evaluate,
 )
-from returnbridge.services.alerts import Alert, cycle_alerts
-from returnbridge.services.cycles import CycleReport
+from runbook_support import every_alert_fired
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOK = ROOT / "docs" / "operations.md"
 PROMETHEUS_RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"
 PARTS = ("What it means", "Which system to check", "What to do")
-NOW = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
-LONG_AGO = NOW - timedelta(days=90)
 
 
 def sections(markdown: str) -> dict[str, str]:
@@ -94,25 +83,6 @@ def names_built_in_code() -> set[str]:
             ):
                 names.add(str(node.args[0].value))
     return names
-
-
-def every_alert_fired() -> list[Alert]:
-    facts = AlertFacts(
-        inbox=QueueFacts("inbox", 10**6, LONG_AGO),
-        outbox=(QueueFacts("amazon.inventory", 10**6, LONG_AGO),),
-        amazon_accepted=1,
-        amazon_rejected=9,
-        unmapped=tuple(UnmappedCode(code, "X", 1) for code in UNMAPPED_CODES),
-        pending_credits=(CreditAge("GBP", 90, 1, 100),),
-        rfs_not_received=1,
-        amazon_unsent=1,
-        amazon_unsent_since=LONG_AGO,
-        erp_undelivered=1,
-        erp_undelivered_batch="erp-1-2",
-        amazon_oldest_change=LONG_AGO,
-    )
-    report = CycleReport(rejected_items=1, rejected_lines=1, stuck=1, overstated=1, unsent=1)
-    return evaluate(facts, AlertThresholds(), NOW) + cycle_alerts(report, calls=1, throttled=1)
 
 
 def test_the_alerts_checked_are_every_alert_the_code_can_raise() -> None:
