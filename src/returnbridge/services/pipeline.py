@@ -10,6 +10,8 @@ crash anywhere leaves the event pending, and its replay changes nothing twice.
 from __future__ import annotations
 
 import json
+import os
+import socket
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -141,16 +143,38 @@ class ProcessStats:
         return self.processed + self.invalid + self.failed
 
 
+def default_worker_id() -> str:
+    """Who applies the events: host and process id, kept on each inbox row it applies."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:100]
+
+
+Decoded = ReturnEvent | InvalidEvent
+
+
 class Processor:
-    """Drains the inbox in batches, one transaction per batch."""
+    """Drains the inbox in batches, one transaction per batch.
+
+    Several processors (worker processes, on one or many machines) may share one PostgreSQL:
+    each batch's claim locks its events (``FOR UPDATE SKIP LOCKED``) and leaves out an event
+    while an earlier one of its case is held by another worker, and the cases and orders a
+    batch touches are locked for the transaction, so two workers never apply events of the
+    same return at once and each return's events are applied in the order they arrived. A
+    worker that dies holds nothing: its transaction ends with its connection.
+    """
 
     def __init__(
-        self, stores: StoreFactory, decode: Decoder, clock: Clock, batch_size: int = 200
+        self,
+        stores: StoreFactory,
+        decode: Decoder,
+        clock: Clock,
+        batch_size: int = 200,
+        worker_id: str | None = None,
     ) -> None:
         self.stores = stores
         self.decode = decode
         self.clock = clock
         self.batch_size = batch_size
+        self.worker_id = worker_id or default_worker_id()
         self.masterdata = MasterData()
 
     def drain(self, progress: Progress = noop_progress, limit: int | None = None) -> ProcessStats:
@@ -171,9 +195,11 @@ class Processor:
         try:
             with self.stores() as store:
                 rows = store.claim_inbox(self.batch_size)
+                decoded = {row.id: self._decode(row) for row in rows}
+                store.lock_keys(_lock_keys(decoded.values()))
                 batch = ProcessStats()
                 for row in rows:
-                    self._handle(store, row, batch)
+                    self._handle(store, row, decoded[row.id], batch)
         except StoreUnavailable:
             raise
         except Exception:
@@ -183,19 +209,29 @@ class Processor:
         return len(rows)
 
     def _one_by_one(self, stats: ProcessStats) -> int:
+        """A batch failed: apply its events one per transaction, so one bad event is set aside
+        (``failed``, with an exception) and the others go through."""
         with self.stores() as store:
-            rows = store.claim_inbox(self.batch_size)
-        for row in rows:
+            ids = [row.id for row in store.claim_inbox(self.batch_size)]
+        for inbox_id in ids:
             try:
                 with self.stores() as store:
-                    self._handle(store, row, stats)
+                    row = store.claim_inbox_row(inbox_id)
+                    if row is None:  # applied meanwhile, or held by another worker
+                        continue
+                    event = self._decode(row)
+                    store.lock_keys(_lock_keys([event]))
+                    self._handle(store, row, event, stats)
             except StoreUnavailable:
                 raise
             except Exception as exc:
-                stats.failed += 1
                 with self.stores() as store:
+                    row = store.claim_inbox_row(inbox_id)
+                    if row is None:
+                        continue
+                    stats.failed += 1
                     now = self.clock()
-                    store.mark_inbox(row.id, "failed", now, error=repr(exc))
+                    store.mark_inbox(row.id, "failed", now, repr(exc), self.worker_id)
                     store.add_exception(
                         ExceptionCode.PROCESSING_FAILED,
                         f"{row.source} event {row.event_id!r} could not be processed: {exc!r}",
@@ -203,17 +239,21 @@ class Processor:
                         now,
                         inbox_id=row.id,
                     )
-        return len(rows)
+        return len(ids)
 
-    def _handle(self, store: Store, row: InboxRow, stats: ProcessStats) -> None:
-        now = self.clock()
+    def _decode(self, row: InboxRow) -> Decoded:
         try:
-            event = self.decode(row.source, row.event_id, row.payload)
+            return self.decode(row.source, row.event_id, row.payload)
         except InvalidEvent as exc:
-            store.mark_inbox(row.id, "invalid", now, error=exc.message)
+            return exc
+
+    def _handle(self, store: Store, row: InboxRow, event: Decoded, stats: ProcessStats) -> None:
+        now = self.clock()
+        if isinstance(event, InvalidEvent):
+            store.mark_inbox(row.id, "invalid", now, event.message, self.worker_id)
             store.add_exception(
                 ExceptionCode.INVALID_EVENT,
-                f"{row.source} event {row.event_id!r}: {exc.message}",
+                f"{row.source} event {row.event_id!r}: {event.message}",
                 row.payload,
                 now,
                 inbox_id=row.id,
@@ -233,8 +273,21 @@ class Processor:
                 store.merge_case(orphan.id, case.id)
         store.add_case_event(case.id, row.id, event_to_dict(event))
         apply_case(store, case.id, self.masterdata, event, row.id, now)
-        store.mark_inbox(row.id, "processed", now)
+        store.mark_inbox(row.id, "processed", now, worker=self.worker_id)
         stats.processed += 1
+
+
+def _lock_keys(events: Iterable[Decoded]) -> list[str]:
+    """What a batch must hold alone: its return cases, and the orders through which an Amazon
+    refund's provisional case and a ZigZag return meet (their case keys differ)."""
+    keys: list[str] = []
+    for event in events:
+        if isinstance(event, InvalidEvent):
+            continue
+        keys.append(event.case_key)
+        if event.order_ref:
+            keys.append(f"order:{event.order_ref}")
+    return keys
 
 
 def apply_case(

@@ -6,6 +6,8 @@ statements the pipeline runs per event live here as module constants with bind p
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import bindparam, func, insert, select, update
 
 from returnbridge.store.tables import (
@@ -28,19 +30,66 @@ LINE_COLUMNS = (
     "units_in_exception", "units_pending", "facts_digest",
 )  # fmt: skip
 
+_CLAIM_COLUMNS = (inbox.c.id, inbox.c.source, inbox.c.event_id, inbox.c.event_type,
+                  inbox.c.payload, inbox.c.attempts)  # fmt: skip
+
+# One writer (SQLite): the first pending events in id order. The batch is a prefix of what is
+# pending, so each case's events come in the order they arrived.
 CLAIM_INBOX = (
-    select(inbox.c.id, inbox.c.source, inbox.c.event_id, inbox.c.event_type, inbox.c.payload,
-           inbox.c.attempts)
+    select(*_CLAIM_COLUMNS)
     .where(inbox.c.status == "pending")
     .order_by(inbox.c.id)
     .limit(bindparam("limit"))
 )  # fmt: skip
 
+
+def _claim_shared() -> Any:
+    """Several workers (PostgreSQL): lock the first pending events no other transaction holds
+    (SKIP LOCKED), then keep only those with no earlier pending event of their case outside this
+    batch: that one is held by another worker, and this case waits for it to commit. The locks
+    are the lease: they end with the transaction, and with the session if the worker dies."""
+    taken = (
+        select(inbox.c.id, inbox.c.case_key)
+        .where(inbox.c.status == "pending")
+        .order_by(inbox.c.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True)
+        .cte("taken")
+    )
+    earlier = inbox.alias("earlier")
+    waits = (
+        select(earlier.c.id)
+        .where(
+            earlier.c.status == "pending",
+            earlier.c.case_key == taken.c.case_key,
+            earlier.c.id < taken.c.id,
+            earlier.c.id.not_in(select(taken.c.id).scalar_subquery()),
+        )
+        .exists()
+    )
+    return (
+        select(*_CLAIM_COLUMNS)
+        .join(taken, taken.c.id == inbox.c.id)
+        .where(~waits)
+        .order_by(inbox.c.id)
+    )
+
+
+CLAIM_INBOX_SHARED = _claim_shared()
+
+CLAIM_INBOX_ROW = select(*_CLAIM_COLUMNS).where(
+    inbox.c.id == bindparam("inbox_id"), inbox.c.status == "pending"
+)
+
+# A transaction-scoped advisory lock on a text key (PostgreSQL).
+LOCK_KEY = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key"), 0)))
+
 MARK_INBOX = (
     update(inbox)
     .where(inbox.c.id == bindparam("inbox_id"))
     .values(status=bindparam("status"), processed_at=bindparam("now"),
-            error=bindparam("error"), attempts=inbox.c.attempts + 1)
+            error=bindparam("error"), attempts=inbox.c.attempts + 1,
+            processed_by=bindparam("worker"))
 )  # fmt: skip
 
 CASE_COLUMNS = (return_cases.c.id, return_cases.c.case_key, return_cases.c.return_id,

@@ -131,8 +131,25 @@ class SqlStore:
         return int(key[0])
 
     def claim_inbox(self, limit: int) -> list[InboxRow]:
-        query = q.CLAIM_INBOX.with_for_update(skip_locked=True) if self._postgres else q.CLAIM_INBOX
+        """The next pending events this transaction may apply, locked until it ends; no two
+        workers hold events of the same case, and a case's events come in arrival order."""
+        query = q.CLAIM_INBOX_SHARED if self._postgres else q.CLAIM_INBOX
         return [InboxRow(**row._mapping) for row in self.conn.execute(query, {"limit": limit})]
+
+    def claim_inbox_row(self, inbox_id: int) -> InboxRow | None:
+        """One event, if it is still pending and no other worker holds it."""
+        query = q.CLAIM_INBOX_ROW
+        if self._postgres:
+            query = query.with_for_update(skip_locked=True)
+        row = self.conn.execute(query, {"inbox_id": inbox_id}).first()
+        return InboxRow(**row._mapping) if row else None
+
+    def lock_keys(self, keys: Sequence[str]) -> None:
+        """Hold ``keys`` (a case, an order) until the transaction ends, taken in one sorted
+        order so that two workers cannot deadlock; SQLite has one writer and needs none."""
+        if self._postgres:
+            for key in sorted(set(keys)):
+                self.conn.execute(q.LOCK_KEY, {"key": key})
 
     def inbox_row(self, inbox_id: int) -> InboxRow | None:
         row = self.conn.execute(
@@ -148,10 +165,16 @@ class SqlStore:
         return InboxRow(**row._mapping) if row else None
 
     def mark_inbox(
-        self, inbox_id: int, status: str, now: datetime, error: str | None = None
+        self,
+        inbox_id: int,
+        status: str,
+        now: datetime,
+        error: str | None = None,
+        worker: str | None = None,
     ) -> None:
         self.conn.execute(
-            q.MARK_INBOX, {"inbox_id": inbox_id, "status": status, "now": now, "error": error}
+            q.MARK_INBOX,
+            {"inbox_id": inbox_id, "status": status, "now": now, "error": error, "worker": worker},
         )
 
     def requeue_inbox(self, inbox_id: int) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData(
@@ -46,8 +47,16 @@ inbox = Table(
     Column("duplicates", Integer, nullable=False, default=0),
     Column("processed_at", DateTime(timezone=True)),
     Column("error", Text),
+    Column("processed_by", String(100)),  # the worker that applied it (host:pid)
     UniqueConstraint("source", "event_id", name="uq_inbox_source_event"),
     Index("ix_inbox_status_id", "status", "id"),
+    Index(
+        "ix_inbox_pending_case",
+        "case_key",
+        "id",
+        postgresql_where=text("status = 'pending'"),
+        sqlite_where=text("status = 'pending'"),
+    ),
 )
 
 catalog_items = Table(
