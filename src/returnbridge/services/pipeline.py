@@ -278,16 +278,14 @@ class Processor:
 
 
 def _lock_keys(events: Iterable[Decoded]) -> list[str]:
-    """What a batch must hold alone: its return cases, and the orders through which an Amazon
-    refund's provisional case and a ZigZag return meet (their case keys differ)."""
-    keys: list[str] = []
-    for event in events:
-        if isinstance(event, InvalidEvent):
-            continue
-        keys.append(event.case_key)
-        if event.order_ref:
-            keys.append(f"order:{event.order_ref}")
-    return keys
+    """What a batch must hold alone besides its claimed events (whose cases the claim already
+    gives it alone): the orders through which an Amazon refund's provisional case (case key
+    ``order:<id>``) and a ZigZag return (case key ``zz:<returnId>``) meet."""
+    return [
+        f"order:{event.order_ref}"
+        for event in events
+        if not isinstance(event, InvalidEvent) and event.order_ref
+    ]
 
 
 def apply_case(

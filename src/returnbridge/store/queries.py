@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 
 from returnbridge.store.tables import (
     case_events,
@@ -81,8 +81,13 @@ CLAIM_INBOX_ROW = select(*_CLAIM_COLUMNS).where(
     inbox.c.id == bindparam("inbox_id"), inbox.c.status == "pending"
 )
 
-# A transaction-scoped advisory lock on a text key (PostgreSQL).
-LOCK_KEY = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key"), 0)))
+# Transaction-scoped advisory locks on text keys (PostgreSQL), one round trip, taken in the
+# order of their hashes (one total order for every worker, so two batches cannot deadlock).
+LOCK_KEYS = text(
+    "SELECT count(pg_advisory_xact_lock(h)) FROM ("
+    " SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(CAST(:keys AS text[])) AS k"
+    " ORDER BY h) AS ordered"
+)
 
 MARK_INBOX = (
     update(inbox)

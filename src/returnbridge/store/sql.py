@@ -147,9 +147,8 @@ class SqlStore:
     def lock_keys(self, keys: Sequence[str]) -> None:
         """Hold ``keys`` (a case, an order) until the transaction ends, taken in one sorted
         order so that two workers cannot deadlock; SQLite has one writer and needs none."""
-        if self._postgres:
-            for key in sorted(set(keys)):
-                self.conn.execute(q.LOCK_KEY, {"key": key})
+        if self._postgres and keys:
+            self.conn.execute(q.LOCK_KEYS, {"keys": sorted(set(keys))})
 
     def inbox_row(self, inbox_id: int) -> InboxRow | None:
         row = self.conn.execute(
