@@ -198,3 +198,19 @@ class Settings(BaseSettings):
     alert_evaluate_seconds: float = Field(
         default=60.0, gt=0, le=3_600, description="How often the service evaluates the alerts."
     )
+
+    # Backpressure on ZigZag's webhooks (docs/operations.md#inbox_full): past this many pending
+    # inbox events, `POST /webhooks/zigzag` refuses deliveries (500 inbox_full, Retry-After).
+    inbox_hard_limit: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Webhook deliveries are refused (500 inbox_full, nothing stored, the sender "
+        "retries) while this many inbox events or more are pending; keep it well above "
+        "RETURNBRIDGE_ALERT_INBOX_DEPTH_LIMIT, so QUEUE_DEPTH warns first.",
+    )
+    inbox_retry_after_seconds: int = Field(
+        default=30,
+        ge=1,
+        le=86_400,
+        description="The Retry-After (seconds) of an inbox_full refusal.",
+    )

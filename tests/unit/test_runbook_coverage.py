@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from returnbridge.domain.errors import ExceptionCode
+from returnbridge.entrypoints.http.inbox_writer import InboxFull
 from returnbridge.services import alert_rules, alerts
 from returnbridge.services.alert_rules import (
     RULES,
@@ -98,6 +99,15 @@ def test_every_exception_code_has_a_section_that_says_what_to_do(
     section = runbook.get(code.lower())
     assert section is not None, f"docs/operations.md has no section #{code.lower()}"
     assert missing_parts(section) == [], f"#{code.lower()} lacks {missing_parts(section)}"
+
+
+def test_the_webhooks_backpressure_refusal_has_a_section_that_says_what_to_do(
+    runbook: dict[str, str],
+) -> None:
+    section = runbook.get(InboxFull.code)
+    assert section is not None, f"docs/operations.md has no section #{InboxFull.code}"
+    assert missing_parts(section) == [], f"#{InboxFull.code} lacks {missing_parts(section)}"
+    assert "RETURNBRIDGE_INBOX_HARD_LIMIT" in section and "#queue_depth" in section
 
 
 def test_every_alert_links_to_a_section_that_says_what_to_do(runbook: dict[str, str]) -> None:

@@ -283,14 +283,28 @@ class LoopThreads:
 
 
 def run_service(
-    rb: App, host: str, port: int, plan: Plan, announce: Callable[[], None] = lambda: None
+    rb: App,
+    host: str,
+    port: int,
+    plan: Plan,
+    announce: Callable[[], None] = lambda: None,
+    *,
+    access_log: bool = True,
 ) -> list[str]:
     """Serve the HTTP app in the foreground with ``plan``'s loops beside it until SIGTERM or
     SIGINT; returns the loops still busy when the stop gave up waiting (normally none)."""
     stop = threading.Event()
     threads = LoopThreads(plan.loops, stop)
     try:
-        serve_forever(rb, host, port, announce, stopping=stop, on_started=threads.start)
+        serve_forever(
+            rb,
+            host,
+            port,
+            announce,
+            stopping=stop,
+            on_started=threads.start,
+            access_log=access_log,
+        )
     finally:
         stop.set()
         busy = threads.join()

@@ -12,12 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from returnbridge.store.sql import aware, transaction
-from returnbridge.store.tables import webhook_rejections
+from returnbridge.store.tables import inbox, webhook_rejections
 
 KEEP = 10_000
+
+# The inbox's pending events, counted on the ``ix_inbox_status_id`` index (the webhook's hard
+# limit reads it at most about once a second: ``entrypoints/http/inbox_writer.py``).
+COUNT_PENDING = select(func.count()).select_from(inbox).where(inbox.c.status == "pending")
 
 
 @dataclass(frozen=True)
@@ -91,3 +95,8 @@ def recent_rejections(engine: Engine, limit: int = 50) -> list[StoredRejection]:
         )
         for row in rows
     ]
+
+
+def inbox_pending(conn: Connection) -> int:
+    """How many inbox events are stored and not processed yet."""
+    return int(conn.execute(COUNT_PENDING).scalar_one())

@@ -24,15 +24,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from pydantic import ValidationError
 from standardwebhooks.webhooks import Webhook
 
+from returnbridge.connectors.validation import describe
 from returnbridge.connectors.zigzag.records import (
     canonical_json,
     inbox_record,
     storable,
     unreadable_record,
 )
-from returnbridge.connectors.zigzag.wire import parse_wire
+from returnbridge.connectors.zigzag.wire import MAX_PAYLOAD, WireEvent, parse_wire
 from returnbridge.domain.errors import InvalidEvent, ReturnBridgeError
 from returnbridge.services.ports import InboxRecord
 
@@ -173,26 +175,38 @@ def delivery_record(body: str, webhook_id: str) -> InboxRecord:
     try:
         data: object = json.loads(body)
     except (ValueError, RecursionError):
-        data, canonical = None, None
+        data, is_json = None, False
     else:
-        canonical = canonical_json(data)
-    fields = data if isinstance(data, dict) else {}
-    body_type, body_id = fields.get("type"), fields.get("id")
-    event_type = body_type if isinstance(body_type, str) and body_type.strip() else None
-    key = body_id.strip() if isinstance(body_id, str) and body_id.strip() else ""
+        is_json = True
     try:
-        wire = parse_wire(body)
+        wire = _read_wire(body, data)
     except InvalidEvent as exc:
         reason = exc.message
+        fields = data if isinstance(data, dict) else {}
+        body_id = fields.get("id")
+        key = body_id.strip() if isinstance(body_id, str) and body_id.strip() else ""
     else:
         if storable(wire.id) == wire.id and storable(wire.returnId) == wire.returnId:
             return inbox_record(wire)
         reason = "id or returnId holds a NUL or an unpaired surrogate, which cannot be stored"
-        key = ""
+        fields, key = data if isinstance(data, dict) else {}, ""
+    body_type = fields.get("type")
+    event_type = body_type if isinstance(body_type, str) and body_type.strip() else None
     return unreadable_record(
         key or f"webhook:{webhook_id}",
         body,
         event_type,
         f"webhook {webhook_id}: {reason}",
-        digest_of=canonical,
+        digest_of=canonical_json(data) if is_json else None,
     )
+
+
+def _read_wire(body: str, data: object) -> WireEvent:
+    """``parse_wire(body)``, given ``data``, the body already read as JSON (None if it is not):
+    a webhook's body is read once on the way in."""
+    if isinstance(data, dict) and len(body) <= MAX_PAYLOAD:
+        try:
+            return WireEvent.model_validate(data)
+        except ValidationError as exc:
+            raise InvalidEvent(describe(exc)) from exc
+    return parse_wire(body)  # not a JSON object, or too long: it raises, saying why

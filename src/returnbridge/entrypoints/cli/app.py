@@ -19,6 +19,7 @@ from returnbridge.entrypoints.cli import (
     exceptions,
     feeds,
     finance,
+    loadgen,
     outbox,
     pipeline,
     reconcile,
@@ -62,6 +63,7 @@ audit.register(app)
 tokens.register(app)
 audit_log.register(app)
 alerts.register(app)
+loadgen.register(app)
 
 
 @db_app.command("upgrade")

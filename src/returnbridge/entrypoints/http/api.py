@@ -7,7 +7,10 @@ reads everything here).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import FastAPI
+from prometheus_client.registry import Collector
 
 from returnbridge.bootstrap import App
 from returnbridge.entrypoints.http.api_cycles import cycles_router
@@ -20,7 +23,8 @@ from returnbridge.entrypoints.http.metrics import metrics_router
 from returnbridge.entrypoints.http.problems import ApiRefusal, answer_refusal
 
 
-def install_api(app: FastAPI, rb: App) -> None:
+def install_api(app: FastAPI, rb: App, collectors: Sequence[Collector] = ()) -> None:
+    """The API's routes on ``app``; ``collectors`` add the app's own figures to ``/metrics``."""
     guard = Guard(rb)
     app.add_exception_handler(ApiRefusal, answer_refusal)
     for router in (
@@ -29,6 +33,6 @@ def install_api(app: FastAPI, rb: App) -> None:
         cycles_router(rb, guard),
         finance_router(rb, guard),
         reports_router(rb, guard),
-        metrics_router(rb, guard),
+        metrics_router(rb, guard, collectors),
     ):
         app.include_router(router)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -32,6 +32,7 @@ from returnbridge.domain.credits import ageing
 from returnbridge.domain.errors import ExceptionCode
 from returnbridge.entrypoints.alerting import thresholds
 from returnbridge.entrypoints.http.auth import Guard
+from returnbridge.entrypoints.http.inbox_writer import InboxWriter
 from returnbridge.entrypoints.http.problems import AUTH_ANSWERS, refusing
 from returnbridge.services.access import Principal
 from returnbridge.services.alert_rules import AlertFacts, CreditAge, credit_ages
@@ -241,10 +242,38 @@ def _credits(slow: _Slow) -> list[Metric]:
     ]
 
 
-def metrics_router(rb: App, guard: Guard) -> APIRouter:
+class WebhookCollector(Collector):
+    """The webhook's backpressure, as this process counts it (not the database): refusals
+    since the process started (a restart sets them back to 0, which ``rate()`` reads as a
+    counter reset) and the configured limit."""
+
+    def __init__(self, writer: InboxWriter) -> None:
+        self.writer = writer
+
+    def collect(self) -> Iterable[Metric]:
+        refused = CounterMetricFamily(
+            "returnbridge_webhook_inbox_full",
+            "Webhook deliveries refused (500 inbox_full, not stored) because the inbox held "
+            "its hard limit of pending events; counted by this process since it started.",
+        )
+        refused.add_metric([], self.writer.refused)
+        return [
+            refused,
+            _gauge(
+                "returnbridge_inbox_hard_limit_events",
+                "Pending inbox events at which webhook deliveries are refused "
+                "(RETURNBRIDGE_INBOX_HARD_LIMIT).",
+                self.writer.hard_limit,
+            ),
+        ]
+
+
+def metrics_router(rb: App, guard: Guard, collectors: Sequence[Collector] = ()) -> APIRouter:
     router = APIRouter(tags=["metrics"], responses=AUTH_ANSWERS)
     registry = CollectorRegistry(auto_describe=False)  # per app: nothing global, nothing at import
     registry.register(MetricsCollector(rb))
+    for collector in collectors:
+        registry.register(collector)
     reader = guard.require(Permission.READ_METRICS, "reading metrics")
 
     @router.get(
