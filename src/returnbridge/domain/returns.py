@@ -158,19 +158,19 @@ class CaseFacts:
 
 class _LineAcc:
     def __init__(self) -> None:
-        self.sku = _Latest[tuple[bool, str]]()
-        self.expected = _Latest[int]()
-        self.received = _Latest[int]()
-        self.graded_qty = _Latest[int]()
-        self.disposed_qty = _Latest[int]()
-        self.reason = _Latest[str]()
-        self.grade = _Latest[str]()
-        self.disposition = _Latest[str]()
-        self.sku_override = _Latest[str]()
-        self.reason_override = _Latest[str]()
-        self.disposition_override = _Latest[str]()
-        self.write_off = _Latest[bool]()
-        self.accept_quantity = _Latest[bool]()
+        self.sku: _Latest[tuple[bool, str]] = _Latest()
+        self.expected: _Latest[int] = _Latest()
+        self.received: _Latest[int] = _Latest()
+        self.graded_qty: _Latest[int] = _Latest()
+        self.disposed_qty: _Latest[int] = _Latest()
+        self.reason: _Latest[str] = _Latest()
+        self.grade: _Latest[str] = _Latest()
+        self.disposition: _Latest[str] = _Latest()
+        self.sku_override: _Latest[str] = _Latest()
+        self.reason_override: _Latest[str] = _Latest()
+        self.disposition_override: _Latest[str] = _Latest()
+        self.write_off: _Latest[bool] = _Latest()
+        self.accept_quantity: _Latest[bool] = _Latest()
         self.ignored: set[str] = set()
         self.decisions = 0
         self.received_at: datetime | None = None
@@ -236,7 +236,7 @@ def fold_case(case_key: str, events: Iterable[ReturnEvent]) -> CaseFacts:
     unique = {(e.source, e.event_id): e for e in events}
     ordered = sorted(unique.values(), key=lambda e: e.precedence)
     header: dict[str, _Latest[str]] = {
-        name: _Latest[str]()
+        name: _Latest()
         for name in (
             "return_id",
             "order_ref",

@@ -260,6 +260,7 @@ class Processor:
             )
             stats.invalid += 1
             return
+        store.batch_cases(row.id, self.batch_size)
         case = store.find_case(event.case_key, event.return_id, event.order_ref)
         if case is None:
             case = store.create_case(event.case_key, event.return_id, event.order_ref, now)
@@ -271,9 +272,9 @@ class Processor:
             orphan = store.provisional_case_of_order(event.order_ref)
             if orphan is not None and orphan.id != case.id:
                 store.merge_case(orphan.id, case.id)
-        store.add_case_event(case.id, row.id, event_to_dict(event))
+        store.add_case_event(case.id, row.id, event_to_dict(event), row.payload, event)
         apply_case(store, case.id, self.masterdata, event, row.id, now)
-        store.mark_inbox(row.id, "processed", now, worker=self.worker_id)
+        store.mark_processed(row.id, now, self.worker_id)
         stats.processed += 1
 
 
@@ -298,7 +299,7 @@ def apply_case(
 ) -> None:
     """Re-derive a case from all its events and write the difference to the books."""
     rows = store.case_events(case_id)
-    events = [event_from_dict(r.body) for r in rows]
+    events = [r.event or event_from_dict(r.body) for r in rows]
     facts = fold_case(events[0].case_key if events else "", events)
     outcome = evaluate_case(facts, masterdata.catalog, masterdata.mappings)
     open_by_line: dict[str | None, list[OpenException]] = defaultdict(list)

@@ -203,3 +203,70 @@ CLOSE_EXCEPTION = (
 )  # fmt: skip
 
 INSERT_OUTBOX = insert(outbox)
+
+# ------------------------------------------------------------------ a batch's cases at once
+# The unit of work of a batch (store/casebook.py) loads the state of all its cases with these,
+# one statement per table for the whole batch instead of one per event.
+
+# The case keys of the pending events from an inbox id on: the cases a batch is about to touch.
+PENDING_CASE_KEYS = (
+    select(inbox.c.case_key)
+    .where(inbox.c.status == "pending", inbox.c.id >= bindparam("first"))
+    .order_by(inbox.c.id)
+    .limit(bindparam("limit"))
+)
+
+CASES_BY_KEYS = select(*CASE_COLUMNS).where(
+    return_cases.c.case_key.in_(bindparam("keys", expanding=True))
+)
+
+CASES_BY_ORDERS = select(*CASE_COLUMNS).where(
+    return_cases.c.order_ref.in_(bindparam("orders", expanding=True))
+)
+
+_CASE_IDS: Any = bindparam("case_ids", expanding=True)
+
+EVENTS_OF_CASES = (
+    select(case_events.c.case_id, case_events.c.inbox_id, case_events.c.body, inbox.c.payload)
+    .join(inbox, inbox.c.id == case_events.c.inbox_id)
+    .where(case_events.c.case_id.in_(_CASE_IDS))
+    .order_by(case_events.c.id)
+)
+
+LINES_OF_CASES = select(return_lines.c.case_id, return_lines.c.id, return_lines.c.line_id,
+                        *(return_lines.c[c] for c in LINE_COLUMNS)).where(
+    return_lines.c.case_id.in_(_CASE_IDS)
+).order_by(return_lines.c.id)  # fmt: skip
+
+STOCK_OF_CASES = (
+    select(stock_movements.c.line_ref, stock_movements.c.warehouse, stock_movements.c.sku,
+           func.count().label("n"), func.sum(stock_movements.c.quantity).label("net"))
+    .join(return_lines, return_lines.c.id == stock_movements.c.line_ref)
+    .where(return_lines.c.case_id.in_(_CASE_IDS))
+    .group_by(stock_movements.c.line_ref, stock_movements.c.warehouse, stock_movements.c.sku)
+)  # fmt: skip
+
+CREDIT_OF_CASES = (
+    select(credit_movements.c.line_ref, credit_movements.c.sku, credit_movements.c.unit_amount,
+           credit_movements.c.currency, func.count().label("n"),
+           func.sum(credit_movements.c.quantity).label("net"))
+    .join(return_lines, return_lines.c.id == credit_movements.c.line_ref)
+    .where(return_lines.c.case_id.in_(_CASE_IDS))
+    .group_by(credit_movements.c.line_ref, credit_movements.c.sku,
+              credit_movements.c.unit_amount, credit_movements.c.currency)
+)  # fmt: skip
+
+JOURNALS_OF_CASES = (
+    select(journal_entries.c.id, journal_entries.c.line_ref, journal_entries.c.entry_key,
+           journal_entries.c.kind, journal_entries.c.reverses_id, journal_entries.c.currency,
+           journal_entries.c.memo)
+    .join(return_lines, return_lines.c.id == journal_entries.c.line_ref)
+    .where(return_lines.c.case_id.in_(_CASE_IDS))
+    .order_by(journal_entries.c.id)
+)  # fmt: skip
+
+OPEN_EXCEPTIONS_OF_CASES = (
+    select(exceptions.c.case_id, exceptions.c.id, exceptions.c.code, exceptions.c.line_id)
+    .where(exceptions.c.case_id.in_(_CASE_IDS), exceptions.c.status == "open")
+    .order_by(exceptions.c.id)
+)

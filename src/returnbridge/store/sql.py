@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from returnbridge.domain.audit_log import AuditEntry, AuditRecord
 from returnbridge.domain.catalog import Catalog, CatalogItem
 from returnbridge.domain.errors import StoreUnavailable
+from returnbridge.domain.events import ReturnEvent
 from returnbridge.domain.journals import JournalDraft, JournalKind, Posting
 from returnbridge.domain.money import Money
 from returnbridge.domain.routing import LineOutcome
@@ -30,6 +31,7 @@ from returnbridge.services.ports import (
 )
 from returnbridge.store import queries as q
 from returnbridge.store.audit_log import append_audit
+from returnbridge.store.casebook import CaseBook
 from returnbridge.store.tables import (
     case_events,
     catalog_items,
@@ -58,6 +60,9 @@ class SqlStore:
     def __init__(self, connection: Connection) -> None:
         self.conn = connection
         self._postgres = connection.dialect.name == "postgresql"
+        # A batch's unit of work (store/casebook.py), once the pipeline starts one.
+        self._book: CaseBook | None = None
+        self._outbox: list[tuple[str, str, dict[str, Any], datetime]] = []
 
     # ---------------------------------------------------------------- inbox
     def add_to_inbox(self, records: Sequence[InboxRecord], now: datetime) -> list[int | None]:
@@ -176,6 +181,14 @@ class SqlStore:
             {"inbox_id": inbox_id, "status": status, "now": now, "error": error, "worker": worker},
         )
 
+    def mark_processed(self, inbox_id: int, now: datetime, worker: str) -> None:
+        """``mark_inbox(inbox_id, "processed", ...)``; inside a pipeline batch, written with the
+        batch's other rows when the transaction ends."""
+        if self._book is not None:
+            self._book.mark_processed(inbox_id, now, worker)
+        else:
+            self.mark_inbox(inbox_id, "processed", now, worker=worker)
+
     def requeue_inbox(self, inbox_id: int) -> None:
         self.conn.execute(
             update(inbox)
@@ -255,9 +268,30 @@ class SqlStore:
         row = self.conn.execute(query, params).first()
         return CaseRow(**row._mapping) if row else None
 
+    def batch_cases(self, inbox_id: int, ahead: int) -> None:
+        """Keep the cases this transaction applies events to in memory, and its writes until
+        it ends. The first call starts the book; the second loads the cases of the next
+        ``ahead`` pending events at once (a transaction that applies one event reads one case)."""
+        if self._book is None:
+            self._book = CaseBook(self.conn, self._insert_many)
+        elif not self._book.prefetched:
+            self._book.prefetched = True
+            params = {"first": inbox_id, "limit": ahead}
+            self._book.prefetch(r.case_key for r in self.conn.execute(q.PENDING_CASE_KEYS, params))
+
+    def flush(self) -> None:
+        """Write what the batch's book holds (the transaction commits right after)."""
+        if self._book is not None:
+            self._book.flush()
+        if self._outbox:
+            self.add_to_outbox_many(self._outbox)
+            self._outbox = []
+
     def find_case(
         self, case_key: str, return_id: str | None, order_ref: str | None
     ) -> CaseRow | None:
+        if self._book is not None:
+            return self._book.find_case(case_key, return_id, order_ref)
         found = self._case(q.CASE_BY_KEY, case_key=case_key)
         if found or not order_ref:
             return found
@@ -268,10 +302,15 @@ class SqlStore:
         return self._case(q.CASE_OF_ORDER, order_ref=order_ref)
 
     def provisional_case_of_order(self, order_ref: str) -> CaseRow | None:
+        if self._book is not None:
+            return self._book.provisional_case_of_order(order_ref)
         return self._case(q.PROVISIONAL_CASE_OF_ORDER, order_ref=order_ref)
 
     def merge_case(self, from_id: int, into_id: int) -> None:
         """Move a provisional case's events (and anything raised on it) into another case."""
+        if self._book is not None:  # rare: write what is pending, then read afresh
+            self.flush()
+            self._book.forget()
         for table in (case_events, exceptions):
             self.conn.execute(
                 update(table).where(table.c.case_id == from_id).values(case_id=into_id)
@@ -296,7 +335,10 @@ class SqlStore:
                 "updated_at": now,
             },
         )
-        return CaseRow(case_id, case_key, return_id, order_ref)
+        row = CaseRow(case_id, case_key, return_id, order_ref)
+        if self._book is not None:
+            self._book.created(row)
+        return row
 
     def adopt_case(self, case_id: int, case_key: str, return_id: str) -> None:
         self.conn.execute(
@@ -304,23 +346,42 @@ class SqlStore:
             .where(return_cases.c.id == case_id)
             .values(case_key=case_key, return_id=return_id)
         )
+        if self._book is not None:
+            self._book.adopted(case_id, case_key, return_id)
 
-    def add_case_event(self, case_id: int, inbox_id: int, body: dict[str, Any]) -> None:
+    def add_case_event(
+        self,
+        case_id: int,
+        inbox_id: int,
+        body: dict[str, Any],
+        raw: str = "",
+        event: ReturnEvent | None = None,
+    ) -> None:
+        if self._book is not None:
+            self._book.add_case_event(case_id, inbox_id, body, raw, event)
+            return
         self.conn.execute(
             q.INSERT_CASE_EVENT,
             {"case_id": case_id, "inbox_id": inbox_id, "body": json.dumps(body)},
         )
 
     def case_events(self, case_id: int) -> list[CaseEventRow]:
+        if self._book is not None:
+            return self._book.case_events(case_id)
         rows = self.conn.execute(q.CASE_EVENTS, {"case_id": case_id})
         return [CaseEventRow(r.inbox_id, json.loads(r.body), r.payload) for r in rows]
 
     def update_case(self, case_id: int, values: dict[str, Any], now: datetime) -> None:
+        if self._book is not None:
+            self._book.update_case(case_id, values, now)
+            return
         self.conn.execute(q.UPDATE_CASE, {"case_id": case_id, "updated_at": now, **values})
 
     # ------------------------------------------------- lines, stock, journals
     def posted_lines(self, case_id: int) -> dict[str, PostedLine]:
         """Every line of a case with its stored row, stock and the journal entry in force."""
+        if self._book is not None:
+            return self._book.posted_lines(case_id)
         params = {"case_id": case_id}
         lines = self.conn.execute(q.LINES_OF_CASE, params).all()
         if not lines:
@@ -383,6 +444,8 @@ class SqlStore:
     ) -> int:
         """Write the line's row where it changed; returns its id."""
         row = line_row(outcome, warehouse)
+        if self._book is not None:
+            return self._book.save_line(case_id, outcome.line_id, row, posted, now)
         if posted is None:
             return self._insert(
                 q.INSERT_LINE,
@@ -402,18 +465,19 @@ class SqlStore:
         inbox_id: int | None,
         now: datetime,
     ) -> None:
-        self.conn.execute(
-            q.INSERT_MOVEMENT,
-            {
-                "movement_key": key,
-                "line_ref": line_ref,
-                "warehouse": warehouse,
-                "sku": sku,
-                "quantity": quantity,
-                "inbox_id": inbox_id,
-                "created_at": now,
-            },
-        )
+        values = {
+            "movement_key": key,
+            "line_ref": line_ref,
+            "warehouse": warehouse,
+            "sku": sku,
+            "quantity": quantity,
+            "inbox_id": inbox_id,
+            "created_at": now,
+        }
+        if self._book is not None:
+            self._book.add_movement(values)
+        else:
+            self.conn.execute(q.INSERT_MOVEMENT, values)
 
     def add_credit_movement(
         self,
@@ -426,19 +490,20 @@ class SqlStore:
         inbox_id: int | None,
         now: datetime,
     ) -> None:
-        self.conn.execute(
-            q.INSERT_CREDIT,
-            {
-                "movement_key": key,
-                "line_ref": line_ref,
-                "sku": sku,
-                "quantity": quantity,
-                "unit_amount": unit_amount,
-                "currency": currency,
-                "inbox_id": inbox_id,
-                "created_at": now,
-            },
-        )
+        values = {
+            "movement_key": key,
+            "line_ref": line_ref,
+            "sku": sku,
+            "quantity": quantity,
+            "unit_amount": unit_amount,
+            "currency": currency,
+            "inbox_id": inbox_id,
+            "created_at": now,
+        }
+        if self._book is not None:
+            self._book.add_credit_movement(values)
+        else:
+            self.conn.execute(q.INSERT_CREDIT, values)
 
     def add_journal(
         self,
@@ -449,30 +514,29 @@ class SqlStore:
         inbox_id: int | None,
         now: datetime,
     ) -> int:
-        entry_id = self._insert(
-            q.INSERT_JOURNAL,
-            {
-                "entry_key": key,
-                "kind": draft.kind.value,
-                "line_ref": line_ref,
-                "reverses_id": reverses_id,
-                "currency": draft.currency,
-                "memo": draft.memo,
-                "inbox_id": inbox_id,
-                "posted_at": now,
-            },
-        )
-        self.conn.execute(
-            q.INSERT_POSTINGS,
-            [
-                {"entry_id": entry_id, "account": p.account, "debit": p.debit, "credit": p.credit}
-                for p in draft.postings
-            ],
-        )
+        values = {
+            "entry_key": key,
+            "kind": draft.kind.value,
+            "line_ref": line_ref,
+            "reverses_id": reverses_id,
+            "currency": draft.currency,
+            "memo": draft.memo,
+            "inbox_id": inbox_id,
+            "posted_at": now,
+        }
+        postings = [
+            {"account": p.account, "debit": p.debit, "credit": p.credit} for p in draft.postings
+        ]
+        if self._book is not None:
+            return self._book.add_journal(values, draft, postings)
+        entry_id = self._insert(q.INSERT_JOURNAL, values)
+        self.conn.execute(q.INSERT_POSTINGS, [{**p, "entry_id": entry_id} for p in postings])
         return entry_id
 
     # ----------------------------------------------------------- exceptions
     def open_exceptions(self, case_id: int) -> list[OpenException]:
+        if self._book is not None:
+            return self._book.open_exceptions(case_id)
         rows = self.conn.execute(q.OPEN_EXCEPTIONS_OF_CASE, {"case_id": case_id})
         return [OpenException(r.id, r.code, r.line_id) for r in rows]
 
@@ -486,34 +550,35 @@ class SqlStore:
         line_id: str | None = None,
         inbox_id: int | None = None,
     ) -> int:
-        return self._insert(
-            q.INSERT_EXCEPTION,
-            {
-                "code": code,
-                "status": "open",
-                "case_id": case_id,
-                "line_id": line_id,
-                "inbox_id": inbox_id,
-                "message": message,
-                "raw": raw,
-                "created_at": now,
-            },
-        )
+        values = {
+            "code": code,
+            "status": "open",
+            "case_id": case_id,
+            "line_id": line_id,
+            "inbox_id": inbox_id,
+            "message": message,
+            "raw": raw,
+            "created_at": now,
+        }
+        if self._book is not None:
+            return self._book.add_exception(values)
+        return self._insert(q.INSERT_EXCEPTION, values)
 
     def close_exception(
         self, exception_id: int, status: str, now: datetime, by: str, resolution: str, note: str
     ) -> None:
-        self.conn.execute(
-            q.CLOSE_EXCEPTION,
-            {
-                "exception_id": exception_id,
-                "status": status,
-                "now": now,
-                "by": by,
-                "resolution": resolution,
-                "note": note,
-            },
-        )
+        values = {
+            "exception_id": exception_id,
+            "status": status,
+            "now": now,
+            "by": by,
+            "resolution": resolution,
+            "note": note,
+        }
+        if self._book is not None:
+            self._book.close_exception(values)
+        else:
+            self.conn.execute(q.CLOSE_EXCEPTION, values)
 
     def _exception_query(self) -> Any:
         line_units = (
@@ -623,16 +688,30 @@ class SqlStore:
 
     # --------------------------------------------------------------- outbox
     def add_to_outbox(self, topic: str, key: str, payload: dict[str, Any], now: datetime) -> None:
+        """A message for a partner, in this transaction (inside a pipeline batch it is written
+        with the batch's other rows when the transaction ends, by ``add_to_outbox_many``)."""
+        if self._book is not None:
+            self._outbox.append((topic, key, payload, now))
+        else:
+            self.add_to_outbox_many([(topic, key, payload, now)])
+
+    def add_to_outbox_many(
+        self, messages: Sequence[tuple[str, str, dict[str, Any], datetime]]
+    ) -> None:
+        """Write messages (topic, key, payload, created at) to the outbox, one statement."""
         self.conn.execute(
             q.INSERT_OUTBOX,
-            {
-                "topic": topic,
-                "message_key": key,
-                "payload": json.dumps(payload, sort_keys=True),
-                "status": "pending",
-                "attempts": 0,
-                "created_at": now,
-            },
+            [
+                {
+                    "topic": topic,
+                    "message_key": key,
+                    "payload": json.dumps(payload, sort_keys=True),
+                    "status": "pending",
+                    "attempts": 0,
+                    "created_at": now,
+                }
+                for topic, key, payload, now in messages
+            ],
         )
 
     def settle_overstated_credit(self, case_key: str, line_id: str, now: datetime) -> int:
@@ -714,7 +793,9 @@ def transaction(engine: Engine) -> Iterator[SqlStore]:
     """One unit of work: commits when the block ends, rolls back when it raises."""
     try:
         with engine.begin() as connection:
-            yield SqlStore(connection)
+            store = SqlStore(connection)
+            yield store
+            store.flush()
     except DBAPIError as exc:
         # Lost connections, locks held past the timeout, a server restarting: the work is
         # intact and can be retried, unlike a constraint violation (a defect, re-raised).
