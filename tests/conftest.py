@@ -134,3 +134,23 @@ def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if not (out / ".complete").exists():
             _run_demo(out)
     return out
+
+
+CRASH_SUMMARY = "crash harness"  # the user property tests/crash/conftest.py's `show` sets
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The crash harness's figures (kills, restarts, faults) at the end of every run, under
+    xdist too: workers send the user properties back to the controller, which loads only
+    this conftest."""
+    lines = [
+        value
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        for name, value in getattr(report, "user_properties", ())
+        if name == CRASH_SUMMARY and getattr(report, "when", "call") == "call"
+    ]
+    if lines:
+        terminalreporter.section(CRASH_SUMMARY)
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -69,17 +69,3 @@ def show(
             sys.stderr.flush()
 
     return say
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    lines = [
-        value
-        for reports in terminalreporter.stats.values()
-        for report in reports
-        for name, value in getattr(report, "user_properties", ())
-        if name == SUMMARY and getattr(report, "when", "call") == "call"
-    ]
-    if lines:
-        terminalreporter.section(SUMMARY)
-        for line in lines:
-            terminalreporter.write_line(line)

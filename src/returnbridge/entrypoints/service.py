@@ -261,10 +261,13 @@ class LoopThreads:
     def _keep(self, loop: Loop) -> None:
         pause = 1.0
         while not self.stop.is_set():
+            started = time.monotonic()
             try:
                 loop.run(self.stop)
                 return
             except Exception as exc:  # the loop starts again; the log says what went wrong
+                if time.monotonic() - started > RESTART_PAUSE_MAX:
+                    pause = 1.0  # it ran well for a while: this failure is a new story
                 log.error(
                     "loop_failed",
                     loop=loop.name,

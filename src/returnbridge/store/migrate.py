@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from returnbridge.domain.errors import ReturnBridgeError
+from returnbridge.domain.errors import ReturnBridgeError, StoreUnavailable
 
 
 class SchemaNotReady(ReturnBridgeError):
@@ -44,8 +44,8 @@ def require_head(engine: Engine) -> None:
     try:
         with engine.connect() as conn:
             current = MigrationContext.configure(conn).get_current_revision()
-    except OperationalError as exc:
-        raise SchemaNotReady(f"cannot read the schema version: {exc.orig}") from exc
+    except OperationalError as exc:  # the server is down or restarting: worth waiting for
+        raise StoreUnavailable(f"cannot read the schema version: {exc.orig}") from exc
     if current != head:
         where = engine.url.render_as_string(hide_password=True)
         state = "no returnbridge schema" if current is None else f"schema {current}, not {head}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -18,6 +19,7 @@ from rich.progress import (
 
 from returnbridge.bootstrap import App, bootstrap
 from returnbridge.config import Settings
+from returnbridge.domain.errors import StoreUnavailable
 from returnbridge.observability.logging import configure
 from returnbridge.store.migrate import require_head
 
@@ -36,17 +38,35 @@ def settings_for(db: str | None) -> Settings:
 
 
 @contextmanager
-def open_app(db: str | None, *, schema_ready: bool = True) -> Iterator[App]:
-    """The app for one command; by default it refuses a database not yet upgraded."""
+def open_app(
+    db: str | None, *, schema_ready: bool = True, wait_seconds: float = 0.0
+) -> Iterator[App]:
+    """The app for one command; by default it refuses a database not yet upgraded. With
+    ``wait_seconds`` (the long-running processes), a database that does not answer yet (down,
+    restarting) is asked again, with a doubling pause, for that long before giving up."""
     settings = settings_for(db)
     configure(settings.log_level, settings.log_format)
     app = bootstrap(settings)
     try:
         if schema_ready:
-            require_head(app.engine)
+            _require_head_waiting(app, wait_seconds)
         yield app
     finally:
         app.close()
+
+
+def _require_head_waiting(app: App, wait_seconds: float) -> None:
+    deadline, pause = time.monotonic() + wait_seconds, 0.5
+    while True:
+        try:
+            require_head(app.engine)
+            return
+        except StoreUnavailable as exc:
+            if time.monotonic() + pause > deadline:
+                raise
+            err_console.print(f"database not answering ({exc}); asking again in {pause:g}s")
+            time.sleep(pause)
+            pause = min(pause * 2, 10.0)
 
 
 def progress_bar(*, counts: bool = True) -> Progress:

@@ -88,7 +88,7 @@ def serve(
         erp_every=erp_every,
         erp_out=erp_out,
     )
-    with open_app(db) as rb:
+    with open_app(db, wait_seconds=START_WAIT_SECONDS) as rb:
         plan = plan_loops(rb, options, _say)
 
         def announce() -> None:
@@ -109,6 +109,10 @@ def serve(
     _stopped(busy)
 
 
+# A service started while its database restarts waits for it rather than exiting at once.
+START_WAIT_SECONDS = 60.0
+
+
 def worker(
     cycles: bool = typer.Option(
         False, "--cycles", help="Also close the clearing cycles (one process should)."
@@ -122,7 +126,7 @@ def worker(
     options = LoopOptions(
         worker=True, rfs_sweep=False, cycles=cycles, erp=False, alerts=False, interval=interval
     )
-    with open_app(db) as rb:
+    with open_app(db, wait_seconds=START_WAIT_SECONDS) as rb:
         if cycles and (missing := rb.amazon_missing()):
             raise ConfigurationMissing(f"set {', '.join(missing)} to close clearing cycles")
         plan = plan_loops(rb, options, _say)
