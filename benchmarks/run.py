@@ -17,6 +17,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import bench_claim
+import bench_csv
 import bench_pipeline
 import bench_spapi
 import bench_webhooks
@@ -30,6 +32,8 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], list[Result]]] = {
     "spapi": lambda a: bench_spapi.run(a.quick, a.returns),
     "webhooks": lambda a: bench_webhooks.run(a.quick, a.webhooks),
     "pipeline": lambda a: bench_pipeline.run(a.quick, a.events, a.pg_events),
+    "csv": lambda a: bench_csv.run(a.quick, a.rows),
+    "claim": lambda a: bench_claim.run(a.quick, a.jobs),
 }
 
 
@@ -71,6 +75,8 @@ def main() -> int:
     parser.add_argument("--pg-events", type=int, help="pipeline: events on PostgreSQL")
     parser.add_argument("--webhooks", type=int, help="webhooks: deliveries to post")
     parser.add_argument("--returns", type=int, help="spapi: returns in the demo day")
+    parser.add_argument("--rows", type=int, help="csv: rows of the generated ZigZag export")
+    parser.add_argument("--jobs", type=int, help="claim: jobs to enqueue and drain")
     parser.add_argument("--out", type=Path, default=HERE / "results.json")
     args = parser.parse_args()
     configure("WARNING")  # the service's default level: no line per accepted webhook

@@ -51,6 +51,12 @@ inbox = Table(
     UniqueConstraint("source", "event_id", name="uq_inbox_source_event"),
     Index("ix_inbox_status_id", "status", "id"),
     Index(
+        "ix_inbox_pending_id",
+        "id",
+        postgresql_where=text("status = 'pending'"),
+        sqlite_where=text("status = 'pending'"),
+    ),
+    Index(
         "ix_inbox_pending_case",
         "case_key",
         "id",

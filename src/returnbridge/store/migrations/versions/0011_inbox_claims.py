@@ -1,4 +1,5 @@
-"""inbox claims by several workers: who applied each event, and an index of the pending events
+"""inbox claims by several workers: who applied each event, an index of the pending events (the
+claim walks it in id order, however many are already processed) and one of the pending events
 of a case (the claim skips an event while an earlier one of its case is still pending)
 
 Revision ID: 0011
@@ -23,6 +24,9 @@ def upgrade() -> None:
     with op.batch_alter_table("inbox", schema=None) as batch_op:
         batch_op.add_column(sa.Column("processed_by", sa.String(length=100), nullable=True))
     op.create_index(
+        "ix_inbox_pending_id", "inbox", ["id"], postgresql_where=PENDING, sqlite_where=PENDING
+    )
+    op.create_index(
         "ix_inbox_pending_case",
         "inbox",
         ["case_key", "id"],
@@ -33,5 +37,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_inbox_pending_case", table_name="inbox")
+    op.drop_index("ix_inbox_pending_id", table_name="inbox")
     with op.batch_alter_table("inbox", schema=None) as batch_op:
         batch_op.drop_column("processed_by")
