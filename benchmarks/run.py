@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import bench_backlog
 import bench_claim
 import bench_csv
 import bench_pipeline
@@ -34,6 +35,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], list[Result]]] = {
     "pipeline": lambda a: bench_pipeline.run(a.quick, a.events, a.pg_events),
     "csv": lambda a: bench_csv.run(a.quick, a.rows),
     "claim": lambda a: bench_claim.run(a.quick, a.jobs),
+    "backlog": lambda a: bench_backlog.run(a.quick, a.backlog),
 }
 
 
@@ -77,6 +79,7 @@ def main() -> int:
     parser.add_argument("--returns", type=int, help="spapi: returns in the demo day")
     parser.add_argument("--rows", type=int, help="csv: rows of the generated ZigZag export")
     parser.add_argument("--jobs", type=int, help="claim: jobs to enqueue and drain")
+    parser.add_argument("--backlog", type=int, help="backlog: returns in the backlog to drain")
     parser.add_argument("--out", type=Path, default=HERE / "results.json")
     args = parser.parse_args()
     configure("WARNING")  # the service's default level: no line per accepted webhook

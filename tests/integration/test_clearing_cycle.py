@@ -100,6 +100,20 @@ def test_a_cycle_sends_each_changed_position_once_as_an_absolute_quantity(
     assert cycle(rb, vendor).close().prepared == 0  # nothing new: nothing sent
 
 
+def test_many_positions_and_skus_read_the_same_as_a_few(rb: App) -> None:
+    a_day(rb)
+    held = [("UK-DC1", "CAS-123-BLK-M"), ("UK-DC1", "CAS-456-WHT-L"), ("DE-DC1", "CAS-123-BLK-M")]
+    absent = [("UK-DC1", f"CAS-NONE-{n}") for n in range(600)]  # more than one IN list
+    with cycle_transaction(rb.engine) as store:
+        few = store.ledger_positions(held)
+        many = store.ledger_positions(held + absent)
+        asins = store.asins(["CAS-456-WHT-L"] + [sku for _, sku in absent] + ["CAS-123-BLK-M"])
+    assert few == {held[0]: 2, held[1]: 1, held[2]: 1}
+    assert many == {**few, **dict.fromkeys(absent, 0)}
+    assert set(asins) == {"CAS-123-BLK-M", "CAS-456-WHT-L"}
+    assert asins["CAS-123-BLK-M"] == "B0CAS12345"
+
+
 def test_the_per_call_item_limit_sets_the_number_of_calls(
     rb: App, amazon: RunningSandbox, vendor: SpApiVendor
 ) -> None:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from amazon_sandbox_support import Connect, StartSandbox, Vendor, credit_note, inventory, item
 
-from returnbridge.sandboxes.amazon import ManualClock
+from returnbridge.sandboxes.amazon import ManualClock, RunningSandbox
 from returnbridge.sandboxes.amazon.catalog import response_validator
 
 QUOTA = {
@@ -96,6 +96,19 @@ def test_the_rate_multiplier_scales_rate_burst_and_the_header(
 
     assert [a.status_code for a in answers] == [202, 202, 429]
     assert answers[0].headers["x-amzn-RateLimit-Limit"] == "2.0"
+    assert vendor.running.sandbox.usage_plan("submitInventoryUpdate") == (2.0, 2)
+
+
+def test_a_default_sandbox_enforces_amazons_published_usage_plans(amazon: RunningSandbox) -> None:
+    sandbox = amazon.sandbox
+    plans = {name: sandbox.usage_plan(name) for name in sandbox.catalog}
+
+    assert plans == {
+        "submitInventoryUpdate": (10.0, 10),
+        "submitInvoices": (10.0, 10),
+        "getTransactionStatus": (10.0, 10),
+        "getTransaction": (10.0, 20),
+    }
 
 
 def test_requests_refused_for_their_token_do_not_use_the_bucket(vendor: Vendor) -> None:

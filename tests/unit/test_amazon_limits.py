@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from itertools import pairwise
 
 import pytest
 
@@ -62,6 +63,35 @@ def test_a_429_empties_the_bucket_so_the_next_request_waits() -> None:
     limiter.drain("submitInvoices")
     limiter.acquire("submitInvoices")
     assert t.slept == [pytest.approx(0.1)]
+
+
+def test_a_slow_request_counts_as_reaching_amazon_when_its_answer_is_in() -> None:
+    t = FakeTime()
+    limiter = RateLimiter(clock=t.clock, sleep=t.sleep, headroom=1.0)
+    with limiter.paced("submitInventoryUpdate"):
+        t.now += 0.05  # slow on its way: Amazon may have taken its token only now
+    for _ in range(9):
+        with limiter.paced("submitInventoryUpdate"):
+            pass
+    with limiter.paced("submitInventoryUpdate"):
+        pass
+    # Amazon's bucket was full when the first request reached it, at 100.05 at the latest:
+    # the 11th request may reach it one token later, not at 100.10.
+    assert t.now == pytest.approx(100.15)
+
+
+def test_answers_taking_time_do_not_slow_the_pace_below_the_plan() -> None:
+    t = FakeTime()
+    limiter = RateLimiter(clock=t.clock, sleep=t.sleep, headroom=1.0)
+    sent = []
+    for _ in range(30):
+        with limiter.paced("submitInvoices"):
+            sent.append(t.now)
+            t.now += 0.02  # each answer takes 20 ms
+    gaps = [b - a for a, b in pairwise(sent[12:])]
+    assert gaps == pytest.approx([0.1] * 17)  # 10 per second once the burst is spent
+    # 20 requests beyond the burst at 10 per second; the answers' time costs one answer's worth.
+    assert sent[-1] == pytest.approx(100.0 + 2.0 + 0.02)
 
 
 def test_retry_delays_grow_exponentially_within_the_cap_and_vary() -> None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -115,7 +115,6 @@ class CycleStore(Protocol):
 
     def pending_stock_changes(self) -> list[Change]: ...
     def pending_credit_changes(self) -> list[Change]: ...
-    def assign_document(self, outbox_ids: Sequence[int], number: str) -> None: ...
     def open_exceptions(self, case_id: int) -> list[OpenException]: ...
     def close_exception(
         self, exception_id: int, status: str, now: datetime, by: str, resolution: str, note: str
@@ -132,7 +131,12 @@ class CycleStore(Protocol):
         item_count: int,
         outbox_ids: Sequence[int],
         now: datetime,
-    ) -> int: ...
+        documents: Mapping[int, str] | None = None,
+    ) -> int:
+        """Store a prepared submission and the messages it settles; ``documents``: the
+        credit-note number each message is given, for good (a resend carries the same)."""
+        ...
+
     def submissions(self, statuses: Sequence[str]) -> list[Submission]: ...
     def mark_submission(
         self,
@@ -311,12 +315,14 @@ class ClearingCycle:
                     owed += changes
             if owed:
                 number = f"{self.settings.credit_note_prefix}-{min(c.outbox_id for c in owed)}"
-                store.assign_document([c.outbox_id for c in owed], number)
                 notes[number] = owed
         asins = store.asins(sorted({c.sku for c in credits}))
-        bodies = [_note_body(number, notes[number], asins, now) for number in sorted(notes)]
+        issued_at = now.isoformat()
+        bodies = [_note_body(number, notes[number], asins, issued_at) for number in sorted(notes)]
         for n, chunk in enumerate(_chunks(bodies, self.settings.invoices_per_call), start=1):
-            outbox_ids = [c.outbox_id for body in chunk for c in notes[body["number"]]]
+            documents = {
+                c.outbox_id: body["number"] for body in chunk for c in notes[body["number"]]
+            }
             key = f"cycle-{cycle_id}/{CREDIT_NOTES}/{n}"
             store.add_submission(
                 cycle_id,
@@ -325,8 +331,9 @@ class ClearingCycle:
                 key,
                 {"notes": list(chunk)},
                 len(chunk),
-                outbox_ids,
+                list(documents),
                 now,
+                documents,
             )
             report.prepared += 1
             report.min_calls += 1
@@ -594,6 +601,8 @@ def _credit_key(change: Change) -> tuple[str, str, int]:
 
 
 def _net(changes: Sequence[Change]) -> int:
+    if len(changes) == 1:  # most lines: one change, nothing to net
+        return int(changes[0].payload["quantity"])
     return sum(int(c.payload["quantity"]) for c in changes)
 
 
@@ -633,7 +642,7 @@ def _overstated(store: CycleStore, changes: Sequence[Change], units: int, now: d
 
 
 def _note_body(
-    number: str, changes: Sequence[Change], asins: dict[str, str | None], now: datetime
+    number: str, changes: Sequence[Change], asins: dict[str, str | None], issued_at: str
 ) -> dict[str, Any]:
     """The stored form of one credit note: what ``_credit_note`` turns back into the port's.
     Each line's changes are netted into one item (every item nets above zero)."""
@@ -643,7 +652,7 @@ def _note_body(
         by_key[_credit_key(change)].append(change)
     return {
         "number": number,
-        "issued_at": now.isoformat(),
+        "issued_at": issued_at,
         "currency": first["currency"],
         "returns_reference": first["returns_reference"],
         "rma_id": first.get("rma_id"),

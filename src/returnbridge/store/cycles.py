@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, select, tuple_, update
+from sqlalchemy import Engine, and_, bindparam, func, insert, select, tuple_, update
 
 from returnbridge.services.cycles import AmazonCalls, Change, Submission
 from returnbridge.services.ports import TransactionError
@@ -23,6 +23,23 @@ from returnbridge.store.tables import (
 )
 
 _CHANGE = (outbox.c.id, outbox.c.payload, outbox.c.document, outbox.c.status)
+
+# One row per message, each run as one executemany: a backlog of 100,000 returns is some
+# 200,000 messages, which IN lists of a few hundred ids would take thousands of statements for.
+SET_SUBMISSION = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("outbox_id"))
+    .values(submission_id=bindparam("submission"))
+)
+SET_SUBMISSION_AND_DOCUMENT = SET_SUBMISSION.values(document=bindparam("number"))
+# The ledger's position of every (warehouse, SKU) at once: one pass over the movements, where
+# asking for many positions by IN lists would pass over them once per list.
+ALL_POSITIONS = select(
+    stock_movements.c.warehouse,
+    stock_movements.c.sku,
+    func.sum(stock_movements.c.quantity).label("net"),
+).group_by(stock_movements.c.warehouse, stock_movements.c.sku)
+_CHUNK = 500  # ids or keys per IN list
 
 
 def _change(row: Any) -> Change:
@@ -95,14 +112,6 @@ class SqlCycleStore(SqlStore):
         netting = [c for c in map(_change, overstated) if (c.case_id, c.line_id) in lines]
         return sorted(pending + netting, key=lambda c: c.outbox_id)
 
-    def assign_document(self, outbox_ids: Sequence[int], number: str) -> None:
-        for start in range(0, len(outbox_ids), 500):
-            self.conn.execute(
-                update(outbox)
-                .where(outbox.c.id.in_(outbox_ids[start : start + 500]))
-                .values(document=number)
-            )
-
     def _pending(self, topic: str) -> list[Change]:
         query = (
             select(*_CHANGE)
@@ -119,25 +128,28 @@ class SqlCycleStore(SqlStore):
 
     def ledger_positions(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
         found = {key: 0 for key in keys}
-        for start in range(0, len(keys), 500):
-            chunk = list(keys[start : start + 500])
-            rows = self.conn.execute(
-                select(
-                    stock_movements.c.warehouse,
-                    stock_movements.c.sku,
-                    func.sum(stock_movements.c.quantity).label("net"),
-                )
-                .where(tuple_(stock_movements.c.warehouse, stock_movements.c.sku).in_(chunk))
-                .group_by(stock_movements.c.warehouse, stock_movements.c.sku)
+        if len(keys) > _CHUNK:  # no index on (warehouse, sku): each IN list is a full pass
+            rows = self.conn.execute(ALL_POSITIONS)
+            found.update({k: int(r.net) for r in rows if (k := (r.warehouse, r.sku)) in found})
+            return found
+        rows = self.conn.execute(
+            ALL_POSITIONS.where(
+                tuple_(stock_movements.c.warehouse, stock_movements.c.sku).in_(list(keys))
             )
-            found.update({(r.warehouse, r.sku): int(r.net) for r in rows})
+        )
+        found.update({(r.warehouse, r.sku): int(r.net) for r in rows})
         return found
 
     def asins(self, skus: Sequence[str]) -> dict[str, str | None]:
-        rows = self.conn.execute(
-            select(catalog_items.c.sku, catalog_items.c.asin).where(catalog_items.c.sku.in_(skus))
-        )
-        return {r.sku: r.asin for r in rows}
+        found: dict[str, str | None] = {}
+        for start in range(0, len(skus), _CHUNK):
+            rows = self.conn.execute(
+                select(catalog_items.c.sku, catalog_items.c.asin).where(
+                    catalog_items.c.sku.in_(skus[start : start + _CHUNK])
+                )
+            )
+            found.update({r.sku: r.asin for r in rows})
+        return found
 
     def add_submission(
         self,
@@ -149,6 +161,7 @@ class SqlCycleStore(SqlStore):
         item_count: int,
         outbox_ids: Sequence[int],
         now: datetime,
+        documents: Mapping[int, str] | None = None,
     ) -> int:
         submission_id = self._insert(
             insert(amazon_submissions),
@@ -163,11 +176,18 @@ class SqlCycleStore(SqlStore):
                 "prepared_at": now,
             },
         )
-        for start in range(0, len(outbox_ids), 500):
+        if documents:
             self.conn.execute(
-                update(outbox)
-                .where(outbox.c.id.in_(outbox_ids[start : start + 500]))
-                .values(submission_id=submission_id)
+                SET_SUBMISSION_AND_DOCUMENT,
+                [
+                    {"outbox_id": i, "submission": submission_id, "number": documents[i]}
+                    for i in sorted(outbox_ids)  # in the table's order: fewer pages to and fro
+                ],
+            )
+        elif outbox_ids:
+            self.conn.execute(
+                SET_SUBMISSION,
+                [{"outbox_id": i, "submission": submission_id} for i in sorted(outbox_ids)],
             )
         return submission_id
 

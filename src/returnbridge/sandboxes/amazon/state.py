@@ -222,12 +222,18 @@ class AmazonSandbox:
             return expires is not None and self.clock() < expires
 
     # ---------------------------------------------------------------- throttling
+    def usage_plan(self, operation_id: str) -> tuple[float, int]:
+        """The rate (requests per second) and burst enforced for an operation: its model's usage
+        plan, scaled by ``rate_multiplier`` (1: Amazon's defaults)."""
+        operation = self.catalog[operation_id]
+        multiplier = self.config.rate_multiplier
+        return operation.rate * multiplier, max(1, round(operation.burst * multiplier))
+
     def _bucket(self, operation: Operation) -> TokenBucket:
         bucket = self._buckets.get(operation.operation_id)
         if bucket is None:
-            multiplier = self.config.rate_multiplier
-            burst = max(1, round(operation.burst * multiplier))
-            bucket = TokenBucket(operation.rate * multiplier, burst, self.clock)
+            rate, burst = self.usage_plan(operation.operation_id)
+            bucket = TokenBucket(rate, burst, self.clock)
             self._buckets[operation.operation_id] = bucket
         return bucket
 
@@ -238,7 +244,7 @@ class AmazonSandbox:
 
     def rate_limit_header(self, operation: Operation) -> str:
         """The ``x-amzn-RateLimit-Limit`` value: the applied rate, e.g. ``"10.0"``."""
-        return str(float(operation.rate * self.config.rate_multiplier))
+        return str(float(self.usage_plan(operation.operation_id)[0]))
 
     # --------------------------------------------------------------- accounting
     def draw_fault(self, operation: Operation) -> Fault:
