@@ -74,7 +74,8 @@ class CallStats:
 
     calls: int = 0
     retries: int = 0
-    throttled: int = 0
+    throttled: int = 0  # of submissions (throttled calls), so a share of ``calls``
+    throttled_polls: int = 0
     server_errors: int = 0
     connection_errors: int = 0
     rejected_requests: int = 0
@@ -234,7 +235,6 @@ class SpApiVendor:
         renewed = False
         for attempt in range(self.retry.attempts):
             self._token_first()
-            self.limiter.acquire(operation)
             if poll:
                 self.stats.status_polls += 1
             else:
@@ -242,7 +242,8 @@ class SpApiVendor:
                 if attempt:
                     self.stats.retries += 1
             try:
-                response = request()
+                with self.limiter.paced(operation):
+                    response = request()
             except SellingApiBadRequestException as exc:
                 self.stats.rejected_requests += 1
                 errors = tuple(
@@ -262,7 +263,10 @@ class SpApiVendor:
                 continue
             except RETRYABLE as exc:
                 if isinstance(exc, SellingApiRequestThrottledException):
-                    self.stats.throttled += 1
+                    if poll:
+                        self.stats.throttled_polls += 1
+                    else:
+                        self.stats.throttled += 1
                     self.limiter.drain(operation)
                 else:
                     self.stats.server_errors += 1
