@@ -134,38 +134,6 @@ UPDATE_CASE = (
         "order_ref", "updated_at")})
 )  # fmt: skip
 
-LINES_OF_CASE = select(return_lines.c.id, return_lines.c.line_id,
-                       *(return_lines.c[c] for c in LINE_COLUMNS)).where(
-    return_lines.c.case_id == bindparam("case_id")
-)  # fmt: skip
-
-STOCK_OF_CASE = (
-    select(stock_movements.c.line_ref, stock_movements.c.warehouse, stock_movements.c.sku,
-           func.count().label("n"), func.sum(stock_movements.c.quantity).label("net"))
-    .join(return_lines, return_lines.c.id == stock_movements.c.line_ref)
-    .where(return_lines.c.case_id == bindparam("case_id"))
-    .group_by(stock_movements.c.line_ref, stock_movements.c.warehouse, stock_movements.c.sku)
-)  # fmt: skip
-
-CREDIT_OF_CASE = (
-    select(credit_movements.c.line_ref, credit_movements.c.sku, credit_movements.c.unit_amount,
-           credit_movements.c.currency, func.count().label("n"),
-           func.sum(credit_movements.c.quantity).label("net"))
-    .join(return_lines, return_lines.c.id == credit_movements.c.line_ref)
-    .where(return_lines.c.case_id == bindparam("case_id"))
-    .group_by(credit_movements.c.line_ref, credit_movements.c.sku,
-              credit_movements.c.unit_amount, credit_movements.c.currency)
-)  # fmt: skip
-
-JOURNALS_OF_CASE = (
-    select(journal_entries.c.id, journal_entries.c.line_ref, journal_entries.c.entry_key,
-           journal_entries.c.kind, journal_entries.c.reverses_id, journal_entries.c.currency,
-           journal_entries.c.memo)
-    .join(return_lines, return_lines.c.id == journal_entries.c.line_ref)
-    .where(return_lines.c.case_id == bindparam("case_id"))
-    .order_by(journal_entries.c.id)
-)  # fmt: skip
-
 POSTINGS_OF_ENTRIES = (
     select(journal_lines.c.entry_id, journal_lines.c.account, journal_lines.c.debit,
            journal_lines.c.credit)

@@ -394,22 +394,22 @@ class SqlStore:
         """Every line of a case with its stored row, stock and the journal entry in force."""
         if self._book is not None:
             return self._book.posted_lines(case_id)
-        params = {"case_id": case_id}
-        lines = self.conn.execute(q.LINES_OF_CASE, params).all()
+        params = {"case_ids": [case_id]}  # the batch's queries, for one case
+        lines = self.conn.execute(q.LINES_OF_CASES, params).all()
         if not lines:
             return {}
         counts: Counter[int] = Counter()
         stock: dict[int, dict[tuple[str, str], int]] = {}
-        for r in self.conn.execute(q.STOCK_OF_CASE, params):
+        for r in self.conn.execute(q.STOCK_OF_CASES, params):
             counts[r.line_ref] += int(r.n)
             stock.setdefault(r.line_ref, {})[(r.warehouse, r.sku)] = int(r.net)
         credit_counts: Counter[int] = Counter()
         credit: dict[int, dict[tuple[str, int, str], int]] = {}
-        for r in self.conn.execute(q.CREDIT_OF_CASE, params):
+        for r in self.conn.execute(q.CREDIT_OF_CASES, params):
             credit_counts[r.line_ref] += int(r.n)
             key = (r.sku, int(r.unit_amount), r.currency)
             credit.setdefault(r.line_ref, {})[key] = int(r.net)
-        entries = self.conn.execute(q.JOURNALS_OF_CASE, params).all()
+        entries = self.conn.execute(q.JOURNALS_OF_CASES, params).all()
         reversed_ids = {e.reverses_id for e in entries if e.reverses_id is not None}
         entry_counts: Counter[int] = Counter(e.line_ref for e in entries)
         live = {
