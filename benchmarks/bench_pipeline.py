@@ -135,8 +135,9 @@ def _drain_with_workers(url: str, workers: int, events: int) -> dict[str, Any]:
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
+    # Unreadable events are stored 'invalid' at ingest: only 'processed' ones are the workers'.
     count = text("SELECT count(*) FILTER (WHERE status = 'pending'),"
-                 " count(*) FILTER (WHERE status <> 'pending') FROM inbox")  # fmt: skip
+                 " count(*) FILTER (WHERE status = 'processed') FROM inbox")  # fmt: skip
     env = {**os.environ, "RETURNBRIDGE_DATABASE_URL": url, "RETURNBRIDGE_LOG_LEVEL": "WARNING"}
     procs = [
         subprocess.Popen(

@@ -50,13 +50,13 @@ class IngestResult:
     problems: tuple[str, ...] = ()  # why each newly stored unreadable record was refused
 
 
-def ingest(store: Store, records: Sequence[InboxRecord], now: datetime) -> IngestResult:
-    """Make inbound events durable, once each. Unreadable ones are kept with an exception."""
+def ingest_each(store: Store, records: Sequence[InboxRecord], now: datetime) -> list[int | None]:
+    """Make inbound events durable, once each, answering per record: the new inbox id, or None
+    for a duplicate (of a stored event, or of an earlier record of ``records``). An unreadable
+    record newly stored is kept with its INVALID_EVENT exception, in the same transaction."""
     ids = store.add_to_inbox(records, now)
-    problems: list[str] = []
     for record, inbox_id in zip(records, ids, strict=True):
         if inbox_id is not None and record.invalid_reason:
-            problems.append(record.invalid_reason)
             store.add_exception(
                 ExceptionCode.INVALID_EVENT,
                 f"{record.source} event {record.event_id!r}: {record.invalid_reason}",
@@ -64,6 +64,17 @@ def ingest(store: Store, records: Sequence[InboxRecord], now: datetime) -> Inges
                 now,
                 inbox_id=inbox_id,
             )
+    return ids
+
+
+def ingest(store: Store, records: Sequence[InboxRecord], now: datetime) -> IngestResult:
+    """Make inbound events durable, once each. Unreadable ones are kept with an exception."""
+    ids = ingest_each(store, records, now)
+    problems = [
+        record.invalid_reason
+        for record, inbox_id in zip(records, ids, strict=True)
+        if inbox_id is not None and record.invalid_reason
+    ]
     stored = sum(1 for i in ids if i is not None)
     return IngestResult(
         accepted=stored - len(problems),

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
@@ -35,8 +35,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from returnbridge.domain.errors import ExceptionCode, ReturnBridgeError, StoreUnavailable
-from returnbridge.services.ports import InboxRecord, Store
+from returnbridge.domain.errors import ReturnBridgeError, StoreUnavailable
+from returnbridge.services.pipeline import ingest_each
+from returnbridge.services.ports import InboxRecord
 from returnbridge.store.sql import transaction
 from returnbridge.store.webhooks import inbox_pending
 
@@ -52,24 +53,6 @@ class InboxFull(ReturnBridgeError):
     and its sender should retry later."""
 
     code = "inbox_full"
-
-
-def ingest_each(store: Store, records: Sequence[InboxRecord], now: datetime) -> list[int | None]:
-    """``services.pipeline.ingest`` answering per record: the new inbox id of each record, or
-    None for a duplicate (of a stored event, or of an earlier record of ``records``). An
-    unreadable record newly stored opens its INVALID_EVENT exception, worded as ``ingest``
-    words it, in the same transaction."""
-    ids = store.add_to_inbox(records, now)
-    for record, inbox_id in zip(records, ids, strict=True):
-        if inbox_id is not None and record.invalid_reason:
-            store.add_exception(
-                ExceptionCode.INVALID_EVENT,
-                f"{record.source} event {record.event_id!r}: {record.invalid_reason}",
-                record.payload,
-                now,
-                inbox_id=inbox_id,
-            )
-    return ids
 
 
 def _outcome(record: InboxRecord, inbox_id: int | None) -> Outcome:
