@@ -142,6 +142,9 @@ def _refund_records(day: Any) -> list[InboxRecord]:
     ]
 
 
+KILLS_OWED_AT = 0.6  # the share of the work by which every kill should have been made
+
+
 def _chunks(records: list[InboxRecord], n: int) -> list[list[InboxRecord]]:
     size = max(1, -(-len(records) // n))
     return [records[i : i + size] for i in range(0, len(records), size)]
@@ -223,10 +226,11 @@ class Run:
             self._start_worker(zygote, name)
 
     def _behind(self, unprocessed: int, total: int) -> bool:
-        """Whether the kills are behind a schedule that owes them all by the time 90 % of the
-        work is applied (so they are made while there is work to interrupt)."""
+        """Whether the kills are behind a schedule that owes them all by the time 60 % of the
+        work is applied (so they are made while there is work to interrupt, with the last
+        chunks left to catch up on however fast the workers apply them)."""
         done = 1 - unprocessed / total
-        return self.result.kills_with_work < self.options.kills * min(1.0, done / 0.9)
+        return self.result.kills_with_work < self.options.kills * min(1.0, done / KILLS_OWED_AT)
 
     def worker_phase(self, zygote: Zygote, chunks: list[list[InboxRecord]]) -> None:
         options, result = self.options, self.result

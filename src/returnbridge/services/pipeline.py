@@ -208,6 +208,7 @@ class Processor:
                 rows = store.claim_inbox(self.batch_size)
                 decoded = {row.id: self._decode(row) for row in rows}
                 store.lock_keys(_lock_keys(decoded.values()))
+                store.batch_cases(_case_keys(decoded.values()))
                 batch = ProcessStats()
                 for row in rows:
                     self._handle(store, row, decoded[row.id], batch)
@@ -232,6 +233,7 @@ class Processor:
                         continue
                     event = self._decode(row)
                     store.lock_keys(_lock_keys([event]))
+                    store.batch_cases(_case_keys([event]))
                     self._handle(store, row, event, stats)
             except StoreUnavailable:
                 raise
@@ -271,7 +273,6 @@ class Processor:
             )
             stats.invalid += 1
             return
-        store.batch_cases(row.id, self.batch_size)
         case = store.find_case(event.case_key, event.return_id, event.order_ref)
         if case is None:
             case = store.create_case(event.case_key, event.return_id, event.order_ref, now)
@@ -287,6 +288,10 @@ class Processor:
         apply_case(store, case.id, self.masterdata, event, row.id, now)
         store.mark_processed(row.id, now, self.worker_id)
         stats.processed += 1
+
+
+def _case_keys(events: Iterable[Decoded]) -> list[str]:
+    return [event.case_key for event in events if not isinstance(event, InvalidEvent)]
 
 
 def _lock_keys(events: Iterable[Decoded]) -> list[str]:

@@ -141,11 +141,11 @@ class Store(Protocol):
     def config_versions(self) -> dict[str, int]: ...
 
     # cases (inside one batch: ``batch_cases`` keeps them in memory until the transaction ends)
-    def batch_cases(self, inbox_id: int, ahead: int) -> None:
-        """Start (first call) or fill (later calls: the cases of the next ``ahead`` pending
-        events from ``inbox_id`` on) the transaction's unit of work for the pipeline: the cases
-        it touches are read once and kept in memory, and what it writes for them is written
-        when the transaction ends. Until then, ids it returns may be provisional (negative)."""
+    def batch_cases(self, case_keys: Sequence[str]) -> None:
+        """Start (first call) the transaction's unit of work for the pipeline and load these
+        cases into it at once: the cases it touches are read once and kept in memory, and what
+        it writes for them is written when the transaction ends. Until then, ids it returns
+        may be provisional (negative). A case not loaded here is read when first asked for."""
         ...
 
     def find_case(

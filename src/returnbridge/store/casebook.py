@@ -80,7 +80,6 @@ class CaseBook:
     def __init__(self, conn: Connection, insert_many: InsertMany) -> None:
         self.conn = conn
         self._insert_many = insert_many
-        self.prefetched = False
         self._reset()
         self._next_id = -1
         self._events: list[dict[str, Any]] = []

@@ -176,14 +176,6 @@ INSERT_OUTBOX = insert(outbox)
 # The unit of work of a batch (store/casebook.py) loads the state of all its cases with these,
 # one statement per table for the whole batch instead of one per event.
 
-# The case keys of the pending events from an inbox id on: the cases a batch is about to touch.
-PENDING_CASE_KEYS = (
-    select(inbox.c.case_key)
-    .where(inbox.c.status == "pending", inbox.c.id >= bindparam("first"))
-    .order_by(inbox.c.id)
-    .limit(bindparam("limit"))
-)
-
 CASES_BY_KEYS = select(*CASE_COLUMNS).where(
     return_cases.c.case_key.in_(bindparam("keys", expanding=True))
 )

@@ -280,16 +280,12 @@ class SqlStore:
         row = self.conn.execute(query, params).first()
         return CaseRow(**row._mapping) if row else None
 
-    def batch_cases(self, inbox_id: int, ahead: int) -> None:
+    def batch_cases(self, case_keys: Sequence[str]) -> None:
         """Keep the cases this transaction applies events to in memory, and its writes until
-        it ends. The first call starts the book; the second loads the cases of the next
-        ``ahead`` pending events at once (a transaction that applies one event reads one case)."""
+        it ends; the cases of ``case_keys`` are loaded at once."""
         if self._book is None:
             self._book = CaseBook(self.conn, self._insert_many)
-        elif not self._book.prefetched:
-            self._book.prefetched = True
-            params = {"first": inbox_id, "limit": ahead}
-            self._book.prefetch(r.case_key for r in self.conn.execute(q.PENDING_CASE_KEYS, params))
+        self._book.prefetch(case_keys)
 
     def flush(self) -> None:
         """Write what the batch's book holds (the transaction commits right after)."""
