@@ -205,10 +205,12 @@ class Processor:
             self.masterdata.refresh(store)
         try:
             with self.stores() as store:
-                rows = store.claim_inbox(self.batch_size)
+                # A backlog's later events of the same returns come along: each return is
+                # then loaded once for all of them instead of once per batch.
+                rows = store.claim_inbox(self.batch_size, followers=self.batch_size)
                 decoded = {row.id: self._decode(row) for row in rows}
                 store.lock_keys(_lock_keys(decoded.values()))
-                store.batch_cases(_case_keys(decoded.values()))
+                store.batch_cases(_case_keys(decoded.values()), _orders(decoded.values()))
                 batch = ProcessStats()
                 for row in rows:
                     self._handle(store, row, decoded[row.id], batch)
@@ -224,7 +226,8 @@ class Processor:
         """A batch failed: apply its events one per transaction, so one bad event is set aside
         (``failed``, with an exception) and the others go through."""
         with self.stores() as store:
-            ids = [row.id for row in store.claim_inbox(self.batch_size)]
+            claimed = store.claim_inbox(self.batch_size, followers=self.batch_size)
+            ids = [row.id for row in claimed]
         for inbox_id in ids:
             try:
                 with self.stores() as store:
@@ -233,7 +236,7 @@ class Processor:
                         continue
                     event = self._decode(row)
                     store.lock_keys(_lock_keys([event]))
-                    store.batch_cases(_case_keys([event]))
+                    store.batch_cases(_case_keys([event]), _orders([event]))
                     self._handle(store, row, event, stats)
             except StoreUnavailable:
                 raise
@@ -294,15 +297,19 @@ def _case_keys(events: Iterable[Decoded]) -> list[str]:
     return [event.case_key for event in events if not isinstance(event, InvalidEvent)]
 
 
+def _orders(events: Iterable[Decoded]) -> list[str]:
+    return [
+        event.order_ref
+        for event in events
+        if not isinstance(event, InvalidEvent) and event.order_ref
+    ]
+
+
 def _lock_keys(events: Iterable[Decoded]) -> list[str]:
     """What a batch must hold alone besides its claimed events (whose cases the claim already
     gives it alone): the orders through which an Amazon refund's provisional case (case key
     ``order:<id>``) and a ZigZag return (case key ``zz:<returnId>``) meet."""
-    return [
-        f"order:{event.order_ref}"
-        for event in events
-        if not isinstance(event, InvalidEvent) and event.order_ref
-    ]
+    return [f"order:{order}" for order in _orders(events)]
 
 
 def apply_case(

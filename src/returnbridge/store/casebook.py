@@ -36,9 +36,10 @@ from returnbridge.services.ports import (
     PostedLine,
 )
 from returnbridge.store import queries as q
-from returnbridge.store.tables import exceptions, journal_entries, return_lines
+from returnbridge.store.tables import exceptions, journal_entries, return_cases, return_lines
 
 InsertMany = Callable[[Any, list[dict[str, Any]]], list[int]]
+NextIds = Callable[[Any, int, int | None], list[int]]
 
 
 @dataclass
@@ -77,11 +78,18 @@ class _Case:
 class CaseBook:
     """The state of the cases one transaction applies events to, and its pending writes."""
 
-    def __init__(self, conn: Connection, insert_many: InsertMany) -> None:
+    def __init__(self, conn: Connection, insert_many: InsertMany, next_ids: NextIds) -> None:
         self.conn = conn
         self._insert_many = insert_many
+        self._next_ids = next_ids
         self._reset()
         self._next_id = -1
+        # New cases get real ids at once (a case's id is part of the keys of what it posts),
+        # drawn ahead, as many as the batch's case keys not found: see SqlStore._next_ids.
+        self._case_ids: list[int] = []
+        self._last_case_id: int | None = None
+        self._unknown_keys = 0
+        self._new_cases: dict[int, dict[str, Any]] = {}
         self._events: list[dict[str, Any]] = []
         self._new_lines: dict[int, dict[str, Any]] = {}
         self._line_updates: dict[int, dict[str, Any]] = {}
@@ -107,15 +115,15 @@ class CaseBook:
         return self._next_id + 1
 
     # --------------------------------------------------------------- loading
-    def prefetch(self, case_keys: Iterable[str | None]) -> None:
-        """Load the cases of these keys (and the cases sharing their orders) in a few queries."""
+    def prefetch(self, case_keys: Iterable[str | None], orders: Iterable[str | None] = ()) -> None:
+        """Load the cases of these keys, and the cases of these orders and of the orders the
+        cases carry, in a few queries."""
         keys = [k for k in dict.fromkeys(case_keys) if k and k not in self.keys]
-        if not keys:
-            return
-        found = self._take(self.conn.execute(q.CASES_BY_KEYS, {"keys": keys}))
+        found = self._take(self.conn.execute(q.CASES_BY_KEYS, {"keys": keys})) if keys else []
         for key in keys:
-            self.keys.setdefault(key, None)
-        self._load_orders({row.order_ref for row in found if row.order_ref})
+            if self.keys.setdefault(key, None) is None:
+                self._unknown_keys += 1
+        self._load_orders({*(o for o in orders if o), *(r.order_ref for r in found if r.order_ref)})
         self._load_cases([row.id for row in found])
 
     def _take(self, result: Iterable[Any]) -> list[CaseRow]:
@@ -204,6 +212,38 @@ class CaseBook:
         return min(rows, key=lambda r: r.id, default=None)
 
     # ------------------------------------------------------------------ cases
+    def create_case(
+        self, case_key: str, return_id: str | None, order_ref: str | None, now: datetime
+    ) -> CaseRow:
+        """A new case, written when the batch ends (before anything that refers to it)."""
+        if not self._case_ids:
+            wanted = max(self._unknown_keys, 1)
+            self._case_ids = self._next_ids(return_cases, wanted, self._last_case_id)
+            self._unknown_keys = 0
+        case_id = self._last_case_id = self._case_ids.pop(0)
+        self._new_cases[case_id] = {
+            "id": case_id,
+            "case_key": case_key,
+            "return_id": return_id,
+            "order_ref": order_ref,
+            "status": "registered",
+            "provisional": False,
+            # every column update_case sets, so the batch's new cases go in one executemany
+            "retailer_code": None,
+            "order_number": None,
+            "warehouse": None,
+            "rma_id": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        row = CaseRow(case_id, case_key, return_id, order_ref)
+        self.created(row)
+        return row
+
+    def is_new(self, case_id: int) -> bool:
+        """Created by this batch and not written yet."""
+        return case_id in self._new_cases
+
     def find_case(
         self, case_key: str, return_id: str | None, order_ref: str | None
     ) -> CaseRow | None:
@@ -225,6 +265,8 @@ class CaseBook:
         self.cases[row.id] = _Case()
 
     def adopted(self, case_id: int, case_key: str, return_id: str) -> None:
+        if case_id in self._new_cases:
+            self._new_cases[case_id].update(case_key=case_key, return_id=return_id)
         row = self.rows[case_id]
         self.keys[row.case_key] = None
         self.rows[case_id] = replace(row, case_key=case_key, return_id=return_id)
@@ -257,7 +299,10 @@ class CaseBook:
         return list(self._case(case_id).events)
 
     def update_case(self, case_id: int, values: dict[str, Any], now: datetime) -> None:
-        self._case_updates[case_id] = {"case_id": case_id, "updated_at": now, **values}
+        if case_id in self._new_cases:
+            self._new_cases[case_id].update(values, updated_at=now)
+        else:
+            self._case_updates[case_id] = {"case_id": case_id, "updated_at": now, **values}
         row = self.rows.get(case_id)
         order_ref = values.get("order_ref", row.order_ref if row else None)
         if row is None or order_ref == row.order_ref:
@@ -378,6 +423,8 @@ class CaseBook:
         def ref(value: int | None) -> int | None:
             return real.get(value, value) if value is not None and value < 0 else value
 
+        if self._new_cases:
+            conn.execute(q.INSERT_CASE, list(self._new_cases.values()))
         if self._events:
             conn.execute(q.INSERT_CASE_EVENT, self._events)
         if self._new_lines:
@@ -402,7 +449,7 @@ class CaseBook:
         for pending in (self._events, self._movements, self._credits, self._journals,
                         self._closes, self._processed):  # fmt: skip
             pending.clear()
-        for held in (self._new_lines, self._line_updates, self._new_exceptions,
+        for held in (self._new_cases, self._new_lines, self._line_updates, self._new_exceptions,
                      self._case_updates):  # fmt: skip
             held.clear()
 

@@ -43,12 +43,39 @@ CLAIM_INBOX = (
 )  # fmt: skip
 
 
-def _claim_shared() -> Any:
+def _claim_with_followers() -> Any:
+    """One writer (SQLite), with followers: the first pending events, and then the later pending
+    events of their cases (up to ``followers`` more), so that a backlog's case is loaded once
+    for all its events instead of once per batch. Every earlier pending event of those cases is
+    among the first ones, so each case's events still come as a prefix, in arrival order."""
+    first = (
+        select(inbox.c.id, inbox.c.case_key)
+        .where(inbox.c.status == "pending")
+        .order_by(inbox.c.id)
+        .limit(bindparam("limit"))
+        .cte("first")
+    )
+    return (
+        select(*_CLAIM_COLUMNS)
+        .where(
+            inbox.c.status == "pending",
+            inbox.c.id.in_(select(first.c.id)) | inbox.c.case_key.in_(select(first.c.case_key)),
+        )
+        .order_by(inbox.c.id)
+        .limit(bindparam("limit") + bindparam("followers"))
+    )
+
+
+CLAIM_INBOX_FOLLOWERS = _claim_with_followers()
+
+
+def _claim_shared(followers: bool) -> Any:
     """Several workers (PostgreSQL): lock the first pending events no other transaction holds
-    (SKIP LOCKED), then keep only those with no earlier pending event of their case outside this
+    (SKIP LOCKED) and, with ``followers``, the later pending events of their cases that no one
+    holds either; then keep only those with no earlier pending event of their case outside this
     batch: that one is held by another worker, and this case waits for it to commit. The locks
     are the lease: they end with the transaction, and with the session if the worker dies."""
-    taken = (
+    taken: Any = (
         select(inbox.c.id, inbox.c.case_key)
         .where(inbox.c.status == "pending")
         .order_by(inbox.c.id)
@@ -56,6 +83,20 @@ def _claim_shared() -> Any:
         .with_for_update(skip_locked=True)
         .cte("taken")
     )
+    if followers:
+        more = (
+            select(inbox.c.id, inbox.c.case_key)
+            .where(
+                inbox.c.status == "pending",
+                inbox.c.case_key.in_(select(taken.c.case_key)),
+                inbox.c.id.not_in(select(taken.c.id)),
+            )
+            .order_by(inbox.c.id)
+            .limit(bindparam("followers"))
+            .with_for_update(skip_locked=True)
+            .cte("more")
+        )
+        taken = select(taken.c.id, taken.c.case_key).union_all(select(more)).cte("batch")
     earlier = inbox.alias("earlier")
     waits = (
         select(earlier.c.id)
@@ -75,7 +116,8 @@ def _claim_shared() -> Any:
     )
 
 
-CLAIM_INBOX_SHARED = _claim_shared()
+CLAIM_INBOX_SHARED = _claim_shared(followers=False)
+CLAIM_INBOX_SHARED_FOLLOWERS = _claim_shared(followers=True)
 
 CLAIM_INBOX_ROW = select(*_CLAIM_COLUMNS).where(
     inbox.c.id == bindparam("inbox_id"), inbox.c.status == "pending"
@@ -87,6 +129,12 @@ LOCK_KEYS = text(
     "SELECT count(pg_advisory_xact_lock(h)) FROM ("
     " SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(CAST(:keys AS text[])) AS k"
     " ORDER BY h) AS ordered"
+)
+
+# PostgreSQL: ids drawn in advance from a table's own sequence (its rows are then inserted
+# with them, in one statement, once the transaction has decided them).
+NEXT_IDS = text(
+    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)"
 )
 
 MARK_INBOX = (

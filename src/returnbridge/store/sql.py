@@ -121,25 +121,53 @@ class SqlStore:
         return found
 
     def _insert_many(self, table: Any, rows: list[dict[str, Any]]) -> list[int]:
+        """Insert ``rows`` in one statement; their ids, in order."""
         if not rows:
             return []
-        if self.conn.dialect.insert_executemany_returning_sort_by_parameter_order:
+        if self._postgres:
             got = self.conn.execute(
                 insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
             )
             return [row.id for row in got]
-        return [self._insert(insert(table), row) for row in rows]
+        # SQLite cannot promise RETURNING's order over several rows (SQLAlchemy then inserts
+        # them one at a time). Its transactions hold the only write lock (BEGIN IMMEDIATE),
+        # so the ids it would give are the ones after the largest: given explicitly, they go
+        # in one executemany.
+        ids = self._next_ids(table, len(rows))
+        self.conn.execute(
+            insert(table), [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
+        )
+        return ids
+
+    def _next_ids(self, table: Any, count: int, after: int | None = None) -> list[int]:
+        """``count`` ids for new rows of ``table`` that no other transaction will take.
+
+        PostgreSQL draws them from the table's sequence (an id not used leaves a gap, as a
+        rolled-back insert does). SQLite takes the ones after the largest id, or after
+        ``after``: ids this transaction already gave out to rows it has not written yet.
+        """
+        if self._postgres:
+            rows = self.conn.execute(q.NEXT_IDS, {"table": table.name, "count": count})
+            return [int(r[0]) for r in rows]
+        if after is None:
+            after = int(self.conn.execute(select(func.max(table.c.id))).scalar() or 0)
+        return list(range(after + 1, after + 1 + count))
 
     def _insert(self, statement: Any, params: dict[str, Any] | None = None) -> int:
         key = self.conn.execute(statement, params).inserted_primary_key
         assert key is not None
         return int(key[0])
 
-    def claim_inbox(self, limit: int) -> list[InboxRow]:
+    def claim_inbox(self, limit: int, followers: int = 0) -> list[InboxRow]:
         """The next pending events this transaction may apply, locked until it ends; no two
-        workers hold events of the same case, and a case's events come in arrival order."""
-        query = q.CLAIM_INBOX_SHARED if self._postgres else q.CLAIM_INBOX
-        return [InboxRow(**row._mapping) for row in self.conn.execute(query, {"limit": limit})]
+        workers hold events of the same case, and a case's events come in arrival order.
+        With ``followers``, up to that many later pending events of the same cases come too."""
+        if self._postgres:
+            query = q.CLAIM_INBOX_SHARED_FOLLOWERS if followers else q.CLAIM_INBOX_SHARED
+        else:
+            query = q.CLAIM_INBOX_FOLLOWERS if followers else q.CLAIM_INBOX
+        params = {"limit": limit, "followers": followers}
+        return [InboxRow(**row._mapping) for row in self.conn.execute(query, params)]
 
     def claim_inbox_row(self, inbox_id: int) -> InboxRow | None:
         """One event, if it is still pending and no other worker holds it."""
@@ -280,12 +308,12 @@ class SqlStore:
         row = self.conn.execute(query, params).first()
         return CaseRow(**row._mapping) if row else None
 
-    def batch_cases(self, case_keys: Sequence[str]) -> None:
+    def batch_cases(self, case_keys: Sequence[str], orders: Sequence[str] = ()) -> None:
         """Keep the cases this transaction applies events to in memory, and its writes until
-        it ends; the cases of ``case_keys`` are loaded at once."""
+        it ends; the cases of ``case_keys`` and of ``orders`` are loaded at once."""
         if self._book is None:
-            self._book = CaseBook(self.conn, self._insert_many)
-        self._book.prefetch(case_keys)
+            self._book = CaseBook(self.conn, self._insert_many, self._next_ids)
+        self._book.prefetch(case_keys, orders)
 
     def flush(self) -> None:
         """Write what the batch's book holds (the transaction commits right after)."""
@@ -331,6 +359,8 @@ class SqlStore:
     def create_case(
         self, case_key: str, return_id: str | None, order_ref: str | None, now: datetime
     ) -> CaseRow:
+        if self._book is not None:
+            return self._book.create_case(case_key, return_id, order_ref, now)
         case_id = self._insert(
             q.INSERT_CASE,
             {
@@ -343,19 +373,18 @@ class SqlStore:
                 "updated_at": now,
             },
         )
-        row = CaseRow(case_id, case_key, return_id, order_ref)
-        if self._book is not None:
-            self._book.created(row)
-        return row
+        return CaseRow(case_id, case_key, return_id, order_ref)
 
     def adopt_case(self, case_id: int, case_key: str, return_id: str) -> None:
+        if self._book is not None:
+            self._book.adopted(case_id, case_key, return_id)
+            if self._book.is_new(case_id):
+                return
         self.conn.execute(
             update(return_cases)
             .where(return_cases.c.id == case_id)
             .values(case_key=case_key, return_id=return_id)
         )
-        if self._book is not None:
-            self._book.adopted(case_id, case_key, return_id)
 
     def add_case_event(
         self,
