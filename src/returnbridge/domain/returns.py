@@ -12,18 +12,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Generic, TypeVar
 
 from returnbridge.domain.events import (
     WAREHOUSE_SCANS,
     ChargeFact,
     EventType,
     LineFact,
+    Override,
     RefundFact,
     ReturnEvent,
 )
-
-T = TypeVar("T")
 
 
 class CaseStatus(StrEnum):
@@ -48,22 +46,6 @@ class LineStatus(StrEnum):
 
 
 Precedence = tuple[datetime, int, str, str]
-
-
-class _Latest(Generic[T]):
-    """Keeps the value with the greatest precedence key."""
-
-    __slots__ = ("key", "value")
-
-    def __init__(self) -> None:
-        self.key: tuple[object, ...] | None = None
-        self.value: T | None = None
-
-    def offer(self, key: tuple[object, ...], value: T | None) -> None:
-        if value is None:
-            return
-        if self.key is None or key > self.key:
-            self.key, self.value = key, value
 
 
 @dataclass(frozen=True)
@@ -114,17 +96,16 @@ class LineState:
     @property
     def has_facts(self) -> bool:
         """False for a line known only from a person's override, never from a partner."""
-        facts = (
-            self.sku_scanned,
-            self.expected_qty,
-            self.received_qty,
-            self.graded_qty,
-            self.disposed_qty,
-            self.reason,
-            self.grade,
-            self.disposition,
+        return not (
+            self.sku_scanned is None
+            and self.expected_qty is None
+            and self.received_qty is None
+            and self.graded_qty is None
+            and self.disposed_qty is None
+            and self.reason is None
+            and self.grade is None
+            and self.disposition is None
         )
-        return any(v is not None for v in facts)
 
 
 @dataclass(frozen=True)
@@ -157,133 +138,203 @@ class CaseFacts:
 
 
 class _LineAcc:
+    """The facts of one line gathered so far, from events added in ascending precedence.
+
+    Each event therefore outranks the ones before it: a value it gives replaces the last one,
+    and a value it does not give (None) leaves it. The SKU is the exception: a warehouse scan
+    names the unit in hand, so it outranks the SKU given at registration, whatever the times.
+    """
+
+    __slots__ = (
+        "accept_quantity",
+        "decisions",
+        "disposed_qty",
+        "disposition",
+        "disposition_override",
+        "expected_qty",
+        "grade",
+        "graded_qty",
+        "ignored",
+        "reason",
+        "reason_override",
+        "received_at",
+        "received_qty",
+        "sku_other",
+        "sku_override",
+        "sku_scan",
+        "write_off",
+    )
+
     def __init__(self) -> None:
-        self.sku: _Latest[tuple[bool, str]] = _Latest()
-        self.expected: _Latest[int] = _Latest()
-        self.received: _Latest[int] = _Latest()
-        self.graded_qty: _Latest[int] = _Latest()
-        self.disposed_qty: _Latest[int] = _Latest()
-        self.reason: _Latest[str] = _Latest()
-        self.grade: _Latest[str] = _Latest()
-        self.disposition: _Latest[str] = _Latest()
-        self.sku_override: _Latest[str] = _Latest()
-        self.reason_override: _Latest[str] = _Latest()
-        self.disposition_override: _Latest[str] = _Latest()
-        self.write_off: _Latest[bool] = _Latest()
-        self.accept_quantity: _Latest[bool] = _Latest()
+        self.sku_scan: str | None = None  # named by the latest warehouse scan that named one
+        self.sku_other: str | None = None  # named by the latest other event that named one
+        self.expected_qty: int | None = None
+        self.received_qty: int | None = None
+        self.graded_qty: int | None = None
+        self.disposed_qty: int | None = None
+        self.reason: str | None = None
+        self.grade: str | None = None
+        self.disposition: str | None = None
+        self.sku_override: str | None = None
+        self.reason_override: str | None = None
+        self.disposition_override: str | None = None
+        self.write_off = False
+        self.accept_quantity = False
         self.ignored: set[str] = set()
         self.decisions = 0
         self.received_at: datetime | None = None
 
     def add_fact(self, event: ReturnEvent, fact: LineFact) -> None:
-        key = event.precedence
-        scan = event.type in WAREHOUSE_SCANS
-        if scan and (self.received_at is None or event.occurred_at < self.received_at):
-            self.received_at = event.occurred_at
-        # A warehouse scan names the unit in hand; it outranks the SKU given at registration.
-        self.sku.offer((scan, *key), (scan, fact.sku) if fact.sku else None)
-        self.reason.offer(key, fact.reason)
-        if event.type is EventType.REGISTERED:
-            self.expected.offer(key, fact.quantity)
-        elif event.type is EventType.RECEIVED:
-            self.received.offer(key, fact.quantity)
-        elif event.type is EventType.GRADED:
-            self.graded_qty.offer(key, fact.quantity)
-            self.grade.offer(key, fact.grade)
-        elif event.type is EventType.DISPOSITION_SET:
-            self.disposed_qty.offer(key, fact.quantity)
-            self.grade.offer(key, fact.grade)
-            self.disposition.offer(key, fact.disposition)
+        kind = event.type
+        scan = kind in WAREHOUSE_SCANS
+        if scan and self.received_at is None:
+            self.received_at = event.occurred_at  # the first scan is the earliest
+        if fact.sku:
+            if scan:
+                self.sku_scan = fact.sku
+            else:
+                self.sku_other = fact.sku
+        if fact.reason is not None:
+            self.reason = fact.reason
+        quantity = fact.quantity
+        if kind is EventType.REGISTERED:
+            if quantity is not None:
+                self.expected_qty = quantity
+        elif kind is EventType.RECEIVED:
+            if quantity is not None:
+                self.received_qty = quantity
+        elif kind is EventType.GRADED:
+            if quantity is not None:
+                self.graded_qty = quantity
+            if fact.grade is not None:
+                self.grade = fact.grade
+        elif kind is EventType.DISPOSITION_SET:
+            if quantity is not None:
+                self.disposed_qty = quantity
+            if fact.grade is not None:
+                self.grade = fact.grade
+            if fact.disposition is not None:
+                self.disposition = fact.disposition
 
-    def add_override(self, event: ReturnEvent) -> None:
-        override = event.override
-        assert override is not None
-        key = event.precedence
-        self.sku_override.offer(key, override.sku)
-        self.reason_override.offer(key, override.reason)
-        self.disposition_override.offer(key, override.disposition)
+    def add_override(self, override: Override) -> None:
+        if override.sku is not None:
+            self.sku_override = override.sku
+        if override.reason is not None:
+            self.reason_override = override.reason
+        if override.disposition is not None:
+            self.disposition_override = override.disposition
         if override.write_off:
-            self.write_off.offer(key, True)
+            self.write_off = True
         if override.accept_quantity:
-            self.accept_quantity.offer(key, True)
+            self.accept_quantity = True
         self.ignored.update(override.ignore)
         self.decisions += 1
 
     def state(self, line_id: str) -> LineState:
         return LineState(
             line_id=line_id,
-            sku_scanned=self.sku.value[1] if self.sku.value else None,
-            expected_qty=self.expected.value,
-            received_qty=self.received.value,
-            graded_qty=self.graded_qty.value,
-            disposed_qty=self.disposed_qty.value,
-            reason=self.reason.value,
-            grade=self.grade.value,
-            disposition=self.disposition.value,
-            sku_override=self.sku_override.value,
-            reason_override=self.reason_override.value,
-            disposition_override=self.disposition_override.value,
-            write_off=bool(self.write_off.value),
-            accept_quantity=bool(self.accept_quantity.value),
+            sku_scanned=self.sku_scan if self.sku_scan is not None else self.sku_other,
+            expected_qty=self.expected_qty,
+            received_qty=self.received_qty,
+            graded_qty=self.graded_qty,
+            disposed_qty=self.disposed_qty,
+            reason=self.reason,
+            grade=self.grade,
+            disposition=self.disposition,
+            sku_override=self.sku_override,
+            reason_override=self.reason_override,
+            disposition_override=self.disposition_override,
+            write_off=self.write_off,
+            accept_quantity=self.accept_quantity,
             ignored=frozenset(self.ignored),
             decisions=self.decisions,
             received_at=self.received_at,
         )
 
 
+class _Header:
+    """The case's header fields, each as named by the newest event that names it."""
+
+    __slots__ = ("order_number", "order_ref", "retailer_code", "return_id", "rma_id", "warehouse")
+
+    def __init__(self) -> None:
+        self.return_id: str | None = None
+        self.order_ref: str | None = None
+        self.retailer_code: str | None = None
+        self.order_number: str | None = None
+        self.warehouse: str | None = None
+        self.rma_id: str | None = None
+
+    def add(self, event: ReturnEvent) -> None:
+        """Take what ``event`` names, from events added in ascending precedence."""
+        if event.return_id is not None:
+            self.return_id = event.return_id
+        if event.order_ref is not None:
+            self.order_ref = event.order_ref
+        if event.retailer_code is not None:
+            self.retailer_code = event.retailer_code
+        if event.order_number is not None:
+            self.order_number = event.order_number
+        if event.warehouse is not None:
+            self.warehouse = event.warehouse
+        if event.rma_id is not None:
+            self.rma_id = event.rma_id
+
+
 def fold_case(case_key: str, events: Iterable[ReturnEvent]) -> CaseFacts:
     """Merge the events of one case into its facts. Duplicates and order do not matter."""
     unique = {(e.source, e.event_id): e for e in events}
     ordered = sorted(unique.values(), key=lambda e: e.precedence)
-    header: dict[str, _Latest[str]] = {
-        name: _Latest()
-        for name in (
-            "return_id",
-            "order_ref",
-            "retailer_code",
-            "order_number",
-            "warehouse",
-            "rma_id",
-        )
-    }
+    header = _Header()
     lines: dict[str, _LineAcc] = {}
     charges: dict[str, ChargeFact] = {}
     refunds: dict[tuple[str, str], RefundFact] = {}
-    flags = {"registered": False, "in_transit": False, "cancelled": False, "from_zigzag": False}
+    registered = in_transit = cancelled = from_zigzag = False
     for event in ordered:
-        key = event.precedence
-        for name, acc in header.items():
-            acc.offer(key, getattr(event, name))
-        if event.type is EventType.MANUAL_OVERRIDE:
-            lines.setdefault(event.override.line_id if event.override else "", _LineAcc())
-            if event.override is not None:
-                lines[event.override.line_id].add_override(event)
+        header.add(event)
+        kind = event.type
+        if kind is EventType.MANUAL_OVERRIDE:
+            override = event.override
+            line_id = override.line_id if override is not None else ""
+            acc = lines.get(line_id)
+            if acc is None:
+                acc = lines[line_id] = _LineAcc()
+            if override is not None:
+                acc.add_override(override)
             continue
-        if event.type is EventType.REFUND_AT_FIRST_SCAN:
+        if kind is EventType.REFUND_AT_FIRST_SCAN:
             if event.refund is not None:
                 refunds[(event.source, event.event_id)] = event.refund
             continue
-        flags["from_zigzag"] = True
-        if event.type is EventType.REGISTERED:
-            flags["registered"] = True
-        elif event.type is EventType.IN_TRANSIT:
-            flags["in_transit"] = True
-        elif event.type is EventType.CANCELLED:
-            flags["cancelled"] = True
-        elif event.type is EventType.CHARGE_CREATED and event.charge is not None:
+        from_zigzag = True
+        if kind is EventType.REGISTERED:
+            registered = True
+        elif kind is EventType.IN_TRANSIT:
+            in_transit = True
+        elif kind is EventType.CANCELLED:
+            cancelled = True
+        elif kind is EventType.CHARGE_CREATED and event.charge is not None:
             charges[event.charge.charge_id] = event.charge
-        for fact in event.lines:
-            lines.setdefault(fact.line_id, _LineAcc()).add_fact(event, fact)
+        # Last first: of two facts one event gives about a line, the first stands (both have
+        # the event's precedence, and a tie keeps what came first).
+        for fact in reversed(event.lines):
+            acc = lines.get(fact.line_id)
+            if acc is None:
+                acc = lines[fact.line_id] = _LineAcc()
+            acc.add_fact(event, fact)
     return CaseFacts(
         case_key=case_key,
-        return_id=header["return_id"].value,
-        order_ref=header["order_ref"].value,
-        retailer_code=header["retailer_code"].value,
-        order_number=header["order_number"].value,
-        warehouse=header["warehouse"].value,
-        rma_id=header["rma_id"].value,
+        return_id=header.return_id,
+        order_ref=header.order_ref,
+        retailer_code=header.retailer_code,
+        order_number=header.order_number,
+        warehouse=header.warehouse,
+        rma_id=header.rma_id,
+        registered=registered,
+        in_transit=in_transit,
+        cancelled=cancelled,
+        from_zigzag=from_zigzag,
         lines={line_id: acc.state(line_id) for line_id, acc in sorted(lines.items())},
         charges=dict(sorted(charges.items())),
         refunds=tuple(refunds[k] for k in sorted(refunds)),
-        **flags,
     )

@@ -10,7 +10,7 @@ the same books however often, and in whatever order, they arrive.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from returnbridge.domain.catalog import Catalog, CatalogItem
@@ -136,8 +136,11 @@ class CaseOutcome:
     lines: tuple[LineOutcome, ...] = field(default_factory=tuple)
 
 
+_NO_UNITS = UnitBuckets()
+
+
 def _units(received: int, bucket: str) -> UnitBuckets:
-    return replace(UnitBuckets(received=received), **{bucket: received})
+    return UnitBuckets(received=received, **{bucket: received})
 
 
 def _where(facts: CaseFacts, line: LineState) -> str:
@@ -186,29 +189,38 @@ def _check_sku(
 
 
 def evaluate_line(
-    facts: CaseFacts, line: LineState, catalog: Catalog, mappings: Mappings
+    facts: CaseFacts,
+    line: LineState,
+    catalog: Catalog,
+    mappings: Mappings,
+    *,
+    digest: str = "",
 ) -> LineOutcome:
-    """Decide where one product line stands. Pure: same inputs, same outcome."""
+    """Decide where one product line stands. Pure: same inputs, same outcome.
+
+    ``digest`` is carried into the outcome as given (``evaluate_case`` passes ``facts_digest``).
+    """
     received = line.units_received
-    base = LineOutcome(
-        line_id=line.line_id,
-        kind="product",
-        status=_pre_receipt_status(facts),
-        units=UnitBuckets(),
-        sku_scanned=line.sku_scanned,
-        grade=line.grade,
-        disposition=line.effective_disposition,
-        reason=line.effective_reason,
-        expected_qty=line.expected_qty,
-    )
+    reason = line.effective_reason
+    disposition = line.effective_disposition
     if facts.cancelled and not facts.any_received:
-        return replace(base, status=LineStatus.CANCELLED)
+        return LineOutcome(
+            line_id=line.line_id,
+            kind="product",
+            status=LineStatus.CANCELLED,
+            units=_NO_UNITS,
+            sku_scanned=line.sku_scanned,
+            grade=line.grade,
+            disposition=disposition,
+            reason=reason,
+            expected_qty=line.expected_qty,
+            digest=digest,
+        )
 
     findings: list[Finding] = []
     item = _check_sku(facts, line, catalog, findings)
 
     amazon_reason = None
-    reason = line.effective_reason
     if reason is not None:
         amazon_reason = mappings.amazon_reason(reason)
         if amazon_reason is None:
@@ -220,14 +232,15 @@ def evaluate_line(
                 )
             )
 
-    for label, qty in (("graded", line.graded_qty), ("disposed of", line.disposed_qty)):
-        if line.received_qty is not None and qty is not None and qty != line.received_qty:
-            findings.append(
-                Finding(
-                    ExceptionCode.QUANTITY_MISMATCH,
-                    f"{_where(facts, line)}: {line.received_qty} received but {qty} {label}",
+    if line.received_qty is not None:
+        for label, qty in (("graded", line.graded_qty), ("disposed of", line.disposed_qty)):
+            if qty is not None and qty != line.received_qty:
+                findings.append(
+                    Finding(
+                        ExceptionCode.QUANTITY_MISMATCH,
+                        f"{_where(facts, line)}: {line.received_qty} received but {qty} {label}",
+                    )
                 )
-            )
     if line.expected_qty is not None and received > line.expected_qty:
         findings.append(
             Finding(
@@ -250,7 +263,6 @@ def evaluate_line(
             )
 
     rule: DispositionRule | None = None
-    disposition = line.effective_disposition
     if disposition is not None:
         rule = mappings.disposition(disposition)
         if rule is None:
@@ -293,53 +305,58 @@ def evaluate_line(
         rule = mappings.disposition(mappings.write_off_disposition)
     if line.accept_quantity:
         findings = [f for f in findings if f.code is not ExceptionCode.QUANTITY_MISMATCH]
-    findings = [f for f in findings if not _waived(f, line, received)]
+    if line.ignored:
+        findings = [f for f in findings if not _waived(f, line, received)]
 
-    outcome = replace(
-        base,
-        sku=item.sku if item else None,
-        route=route,
-        amazon_reason=amazon_reason,
-        findings=tuple(findings),
-    )
-    if findings:
-        if not received:
-            return outcome
-        return replace(outcome, status=LineStatus.EXCEPTION, units=_units(received, "in_exception"))
-    if received == 0:
-        return outcome
-    if route is None or (item is None and not line.write_off):
-        return replace(outcome, status=LineStatus.RECEIVED, units=_units(received, "pending"))
-    stock = received if route is Route.RESTOCK else 0
-    if rule is None:
+    stock = 0
+    journal: JournalDraft | None = None
+    credit: CreditDraft | None = None
+    if not received:
+        status, units = _pre_receipt_status(facts), _NO_UNITS
+    elif findings:
+        status, units = LineStatus.EXCEPTION, _units(received, "in_exception")
+    elif route is None or (item is None and not line.write_off):
+        status, units = LineStatus.RECEIVED, _units(received, "pending")
+    elif rule is None:
         # Graded, no disposition yet: an A-grade is sellable now, the rest waits.
-        bucket = "restocked" if stock else "pending"
-        return replace(
-            outcome, status=LineStatus.GRADED, units=_units(received, bucket), stock=stock
-        )
-    journal = credit = None
-    if item is not None and item.unit_cost.amount > 0:
-        journal = transfer(
-            rule.accounts,
-            item.unit_cost.times(received),
-            JournalKind.DISPOSITION,
-            f"{route.value} {received} x {item.sku} ({rule.code}), {_where(facts, line)}",
-        )
-        credit = CreditDraft(
-            item.sku,
-            item.asin,
-            received,
-            item.unit_cost.amount,
-            item.unit_cost.currency,
-            line.received_at,
-        )
-    return replace(
-        outcome,
-        status=LineStatus.CLOSED,
-        units=_units(received, _BUCKET_OF_ROUTE[route]),
+        stock = received if route is Route.RESTOCK else 0
+        status, units = LineStatus.GRADED, _units(received, "restocked" if stock else "pending")
+    else:
+        stock = received if route is Route.RESTOCK else 0
+        status, units = LineStatus.CLOSED, _units(received, _BUCKET_OF_ROUTE[route])
+        if item is not None and item.unit_cost.amount > 0:
+            journal = transfer(
+                rule.accounts,
+                item.unit_cost.times(received),
+                JournalKind.DISPOSITION,
+                f"{route.value} {received} x {item.sku} ({rule.code}), {_where(facts, line)}",
+            )
+            credit = CreditDraft(
+                item.sku,
+                item.asin,
+                received,
+                item.unit_cost.amount,
+                item.unit_cost.currency,
+                line.received_at,
+            )
+    return LineOutcome(
+        line_id=line.line_id,
+        kind="product",
+        status=status,
+        units=units,
+        findings=tuple(findings),
+        sku_scanned=line.sku_scanned,
+        sku=item.sku if item is not None else None,
+        route=route,
+        grade=line.grade,
+        disposition=disposition,
+        reason=reason,
+        amazon_reason=amazon_reason,
+        expected_qty=line.expected_qty,
         stock=stock,
         journal=journal,
         credit=credit,
+        digest=digest,
     )
 
 
@@ -350,13 +367,16 @@ def facts_digest(facts: CaseFacts, line: LineState | None, charge: ChargeFact | 
     mappings file never restates returns already closed. It applies to lines that receive new
     facts, and to lines a person reprocesses (each decision changes the fingerprint).
     """
-    parts: list[object] = [
-        facts.return_id,
-        facts.warehouse,
-        facts.cancelled,
-        facts.any_received,
-        facts.in_transit,
-    ]
+    return _digest(_case_part(facts), line, charge)
+
+
+def _case_part(facts: CaseFacts) -> list[object]:
+    """The facts of the case in every line's digest: worked out once per case."""
+    return [facts.return_id, facts.warehouse, facts.cancelled, facts.any_received, facts.in_transit]
+
+
+def _digest(case_part: list[object], line: LineState | None, charge: ChargeFact | None) -> str:
+    parts = case_part.copy()
     if line is not None:
         parts += [
             line.line_id,
@@ -399,53 +419,67 @@ def _pre_receipt_status(facts: CaseFacts) -> LineStatus:
 
 
 def evaluate_charge(
-    facts: CaseFacts, charge_id: str, mappings: Mappings, waived: frozenset[str]
+    facts: CaseFacts,
+    charge_id: str,
+    mappings: Mappings,
+    waived: frozenset[str],
+    *,
+    digest: str = "",
 ) -> LineOutcome:
-    """A non-product charge: journalled on its accounts, never stock."""
+    """A non-product charge: journalled on its accounts, never stock.
+
+    ``digest`` is carried into the outcome as given (``evaluate_case`` passes ``facts_digest``).
+    """
     charge = facts.charges[charge_id]
-    line_id = CHARGE_PREFIX + charge_id
     rule = mappings.charge(charge.charge_type)
-    base = LineOutcome(
-        line_id=line_id,
-        kind="charge",
-        status=LineStatus.CLOSED,
-        units=UnitBuckets(),
-        sku_scanned=charge.sku,
-        disposition=charge.charge_type,
-    )
-    if rule is None:
-        if ExceptionCode.UNMAPPED_CHARGE in waived:
-            return base
-        finding = Finding(
-            ExceptionCode.UNMAPPED_CHARGE,
-            f"return {facts.return_id or facts.case_key} charge {charge_id}: charge type "
-            f"{charge.charge_type!r} has no GL accounts in the mappings file",
-        )
-        return replace(base, status=LineStatus.EXCEPTION, findings=(finding,))
+    status = LineStatus.CLOSED
+    findings: tuple[Finding, ...] = ()
     journal = None
-    if charge.amount.amount > 0:
+    if rule is None:
+        if ExceptionCode.UNMAPPED_CHARGE not in waived:
+            status = LineStatus.EXCEPTION
+            findings = (
+                Finding(
+                    ExceptionCode.UNMAPPED_CHARGE,
+                    f"return {facts.return_id or facts.case_key} charge {charge_id}: charge type "
+                    f"{charge.charge_type!r} has no GL accounts in the mappings file",
+                ),
+            )
+    elif charge.amount.amount > 0:
         journal = transfer(
             rule.accounts,
             charge.amount,
             JournalKind.CHARGE,
             f"charge {charge.charge_type} on return {facts.return_id}",
         )
-    return replace(base, sku=rule.non_inventory_sku, journal=journal)
+    return LineOutcome(
+        line_id=CHARGE_PREFIX + charge_id,
+        kind="charge",
+        status=status,
+        units=_NO_UNITS,
+        findings=findings,
+        sku_scanned=charge.sku,
+        sku=rule.non_inventory_sku if rule is not None else None,
+        disposition=charge.charge_type,
+        journal=journal,
+        digest=digest,
+    )
 
 
 def evaluate_case(facts: CaseFacts, catalog: Catalog, mappings: Mappings) -> CaseOutcome:
     """Evaluate every line and charge of a case and derive the case's status."""
     outcomes: list[LineOutcome] = []
+    case_part = _case_part(facts)
     for line_id, line in facts.lines.items():
         if line_id.startswith(CHARGE_PREFIX) or not line.has_facts:
             continue
-        outcome = evaluate_line(facts, line, catalog, mappings)
-        outcomes.append(replace(outcome, digest=facts_digest(facts, line)))
+        digest = _digest(case_part, line, None)
+        outcomes.append(evaluate_line(facts, line, catalog, mappings, digest=digest))
     for charge_id, charge in facts.charges.items():
         override = facts.lines.get(CHARGE_PREFIX + charge_id)
         waived = override.ignored if override else frozenset()
-        outcome = evaluate_charge(facts, charge_id, mappings, waived)
-        outcomes.append(replace(outcome, digest=facts_digest(facts, override, charge)))
+        digest = _digest(case_part, override, charge)
+        outcomes.append(evaluate_charge(facts, charge_id, mappings, waived, digest=digest))
     return CaseOutcome(status=_case_status(facts, outcomes), lines=tuple(outcomes))
 
 
@@ -459,13 +493,16 @@ _PROGRESS = [
 ]
 
 
+_STAGE_OF_STATUS = {s: CaseStatus(s.value) for s in LineStatus if s is not LineStatus.EXCEPTION}
+
+
 def _stage(outcome: LineOutcome) -> CaseStatus:
     """How far a line has come in its life cycle, exceptions aside."""
     if outcome.status is LineStatus.EXCEPTION:
         if outcome.disposition is not None:
             return CaseStatus.DISPOSITION_SET
         return CaseStatus.GRADED if outcome.grade is not None else CaseStatus.RECEIVED
-    return CaseStatus(outcome.status.value)
+    return _STAGE_OF_STATUS[outcome.status]
 
 
 def _case_status(facts: CaseFacts, outcomes: list[LineOutcome]) -> CaseStatus:
