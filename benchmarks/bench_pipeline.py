@@ -246,6 +246,8 @@ def child_ingest(events: int, url: str) -> None:
             flush()
     if batch:
         flush()
+    with rb.stores() as store:
+        store.analyze_inbox()  # as `returnbridge import` does at the end of a bulk load
     rb.close()
     print(json.dumps({"accepted": accepted, "ingest_rate": events / seconds,
                       "peak_rss_mib": peak_rss_mib()}))  # fmt: skip

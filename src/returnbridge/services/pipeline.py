@@ -122,6 +122,9 @@ def ingest_stream(
             flush()
     if batch:
         flush()
+    if result.accepted:
+        with stores() as store:
+            store.analyze_inbox()  # a bulk load: the claim's plans need the inbox's new size
     return result
 
 
