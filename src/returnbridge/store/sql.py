@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -9,7 +10,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, TextClause, delete, func, insert, select, text, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from returnbridge.domain.audit_log import AuditEntry, AuditRecord
@@ -125,10 +127,16 @@ class SqlStore:
         if not rows:
             return []
         if self._postgres:
-            got = self.conn.execute(
-                insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+            # One array per column, unnested into rows by the server: the statement is the same
+            # whatever the number of rows, and binding a few arrays costs far less than binding
+            # a parameter per value (what a multi-row VALUES ... RETURNING does).
+            ids = self._next_ids(table, len(rows))
+            columns = list(rows[0])
+            arrays = {f"c{n}": [row[c] for row in rows] for n, c in enumerate(columns)}
+            self.conn.execute(
+                _unnest_insert(table, tuple(columns), self.conn.dialect), {"ids": ids, **arrays}
             )
-            return [row.id for row in got]
+            return ids
         # SQLite cannot promise RETURNING's order over several rows (SQLAlchemy then inserts
         # them one at a time). Its transactions hold the only write lock (BEGIN IMMEDIATE),
         # so the ids it would give are the ones after the largest: given explicitly, they go
@@ -830,6 +838,19 @@ def line_row(outcome: LineOutcome, warehouse: str | None) -> dict[str, Any]:
         "units_pending": u.pending,
         "facts_digest": outcome.digest,
     }
+
+
+@functools.cache
+def _unnest_insert(table: Any, columns: tuple[str, ...], dialect: Dialect) -> TextClause:
+    """``INSERT INTO table (id, columns) SELECT * FROM unnest(:ids, :c0, ...)`` (PostgreSQL)."""
+    arrays = ["CAST(:ids AS BIGINT[])"] + [
+        f"CAST(:c{n} AS {table.c[c].type.compile(dialect=dialect)}[])"
+        for n, c in enumerate(columns)
+    ]
+    return text(
+        f"INSERT INTO {table.name} (id, {', '.join(columns)}) "
+        f"SELECT * FROM unnest({', '.join(arrays)})"
+    )
 
 
 @contextmanager
