@@ -58,3 +58,18 @@ def test_sqlite_runs_in_wal_mode(app_factory, sqlite_url: str) -> None:  # type:
     rb = app_factory(sqlite_url)
     with rb.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_an_event_is_stored_byte_for_byte_whatever_it_holds(rb: App) -> None:
+    """PostgreSQL bulk-loads new rows (COPY): tabs, newlines, backslashes, quotes and
+    non-ASCII text in a payload, and a missing case key, come back exactly as sent."""
+    payload = '{"note": "tab\\there\\nnew line", "raw": "a\tb\nc\\\\d", "name": "Zoë ☃ \'q\'"}'
+    record = InboxRecord("zigzag", "evt-\\1\t", "return.registered", payload, None)
+    with rb.stores() as store:
+        [inbox_id] = store.add_to_inbox([record], rb.clock())
+    assert inbox_id is not None
+    with rb.stores() as store:
+        row = store.inbox_row(inbox_id)
+        [claimed] = store.claim_inbox(10)
+    assert row is not None and row.payload == payload and row.event_id == "evt-\\1\t"
+    assert claimed.id == inbox_id and claimed.payload == payload

@@ -132,6 +132,12 @@ NEXT_IDS = text(
 
 ANALYZE_INBOX = text("ANALYZE inbox")
 
+# PostgreSQL: the stored events among a batch's (the duplicates), by one array of ids.
+INBOX_IDS = text(
+    "SELECT id, event_id FROM inbox WHERE source = :source"
+    " AND event_id = ANY(CAST(:event_ids AS VARCHAR[]))"
+)
+
 MARK_INBOX = (
     update(inbox)
     .where(inbox.c.id == bindparam("inbox_id"))

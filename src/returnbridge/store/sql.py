@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -10,8 +9,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, TextClause, delete, func, insert, select, text, update
-from sqlalchemy.engine import Dialect
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from returnbridge.domain.audit_log import AuditEntry, AuditRecord
@@ -112,6 +110,10 @@ class SqlStore:
         for source, event_id in keys:
             by_source.setdefault(source, []).append(event_id)
         for source, event_ids in by_source.items():
+            if self._postgres:  # one array parameter, however many ids
+                rows = self.conn.execute(q.INBOX_IDS, {"source": source, "event_ids": event_ids})
+                found.update({(source, row.event_id): int(row.id) for row in rows})
+                continue
             for start in range(0, len(event_ids), 500):
                 rows = self.conn.execute(
                     select(inbox.c.id, inbox.c.event_id).where(
@@ -127,15 +129,17 @@ class SqlStore:
         if not rows:
             return []
         if self._postgres:
-            # One array per column, unnested into rows by the server: the statement is the same
-            # whatever the number of rows, and binding a few arrays costs far less than binding
-            # a parameter per value (what a multi-row VALUES ... RETURNING does).
+            # PostgreSQL's bulk load, COPY, with ids drawn ahead: binding a parameter per value
+            # (a multi-row VALUES ... RETURNING) costs several times more.
             ids = self._next_ids(table, len(rows))
             columns = list(rows[0])
-            arrays = {f"c{n}": [row[c] for row in rows] for n, c in enumerate(columns)}
-            self.conn.execute(
-                _unnest_insert(table, tuple(columns), self.conn.dialect), {"ids": ids, **arrays}
-            )
+            raw = self.conn.connection.driver_connection
+            assert raw is not None
+            with raw.cursor() as cursor:
+                statement = f"COPY {table.name} (id, {', '.join(columns)}) FROM STDIN"
+                with cursor.copy(statement) as copy:
+                    for row_id, row in zip(ids, rows, strict=True):
+                        copy.write_row((row_id, *(row[c] for c in columns)))
             return ids
         # SQLite cannot promise RETURNING's order over several rows (SQLAlchemy then inserts
         # them one at a time). Its transactions hold the only write lock (BEGIN IMMEDIATE),
@@ -838,19 +842,6 @@ def line_row(outcome: LineOutcome, warehouse: str | None) -> dict[str, Any]:
         "units_pending": u.pending,
         "facts_digest": outcome.digest,
     }
-
-
-@functools.cache
-def _unnest_insert(table: Any, columns: tuple[str, ...], dialect: Dialect) -> TextClause:
-    """``INSERT INTO table (id, columns) SELECT * FROM unnest(:ids, :c0, ...)`` (PostgreSQL)."""
-    arrays = ["CAST(:ids AS BIGINT[])"] + [
-        f"CAST(:c{n} AS {table.c[c].type.compile(dialect=dialect)}[])"
-        for n, c in enumerate(columns)
-    ]
-    return text(
-        f"INSERT INTO {table.name} (id, {', '.join(columns)}) "
-        f"SELECT * FROM unnest({', '.join(arrays)})"
-    )
 
 
 @contextmanager
