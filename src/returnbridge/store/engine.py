@@ -37,8 +37,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
-    # 64 MiB of page cache (the default is 2 MiB): a large inbox's index pages stay in memory
-    # instead of being read again through the OS on every batch.
+    # Up to 64 MiB of page cache per connection (the default is 2 MiB), filled only as pages
+    # are read: a large inbox's index pages stay in memory instead of being read again through
+    # the OS on every batch (the benchmark's drain of 100,000 events peaks at about 165 MiB).
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
 
