@@ -7,9 +7,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from returnbridge.bootstrap import App
+from returnbridge.services.pipeline import ingest_stream
 from returnbridge.services.ports import InboxRecord
 from returnbridge.store.tables import inbox
 
@@ -55,3 +56,21 @@ def test_a_return_whose_next_event_another_worker_holds_is_left_to_it(
             # A3 is free, but applying it before A2 would break A's arrival order.
             assert _claimed(rb, 2, followers=10) == ["A1", "B1", "B2", "B3"]
         assert _claimed(rb, 2, followers=10) == ["A1", "B1", "A2", "B2", "A3", "B3"]
+
+
+@pytest.mark.postgres
+def test_a_bulk_import_leaves_the_inbox_analyzed(
+    app_factory: Callable[[str], App], postgres_url: str
+) -> None:
+    """Until autovacuum gets to it, a claim on a freshly loaded inbox would be planned for an
+    empty one: the import refreshes the statistics itself."""
+    rb = app_factory(postgres_url)
+    records = [InboxRecord("zigzag", f"e{n}", "t", "{}", f"zz:{n}") for n in range(50)]
+    query = text("SELECT reltuples FROM pg_class WHERE relname = 'inbox'")
+    with rb.engine.connect() as conn:
+        before = conn.execute(query).scalar_one()
+    result = ingest_stream(rb.stores, records, rb.clock, batch_size=20)
+    with rb.engine.connect() as conn:
+        after = conn.execute(query).scalar_one()
+    assert result.accepted == 50
+    assert before <= 0 and after == 50
