@@ -132,14 +132,7 @@ class SqlStore:
             # PostgreSQL's bulk load, COPY, with ids drawn ahead: binding a parameter per value
             # (a multi-row VALUES ... RETURNING) costs several times more.
             ids = self._next_ids(table, len(rows))
-            columns = list(rows[0])
-            raw = self.conn.connection.driver_connection
-            assert raw is not None
-            with raw.cursor() as cursor:
-                statement = f"COPY {table.name} (id, {', '.join(columns)}) FROM STDIN"
-                with cursor.copy(statement) as copy:
-                    for row_id, row in zip(ids, rows, strict=True):
-                        copy.write_row((row_id, *(row[c] for c in columns)))
+            self._copy(table, ids, rows)
             return ids
         # SQLite cannot promise RETURNING's order over several rows (SQLAlchemy then inserts
         # them one at a time). Its transactions hold the only write lock (BEGIN IMMEDIATE),
@@ -150,6 +143,25 @@ class SqlStore:
             insert(table), [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
         )
         return ids
+
+    def _copy(self, table: Any, ids: list[int], rows: list[dict[str, Any]]) -> None:
+        """``COPY`` the rows in (PostgreSQL), on this transaction's connection. SQLAlchemy has
+        no COPY, so the driver's errors are raised as SQLAlchemy's would be: a unique key
+        taken meanwhile is an ``IntegrityError``, a lost server an ``OperationalError``."""
+        columns = list(rows[0])
+        statement = f"COPY {table.name} (id, {', '.join(columns)}) FROM STDIN"
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        dbapi = self.conn.dialect.loaded_dbapi
+        try:
+            with raw.cursor() as cursor, cursor.copy(statement) as copy:
+                for row_id, row in zip(ids, rows, strict=True):
+                    copy.write_row((row_id, *(row[c] for c in columns)))
+        except dbapi.Error as exc:
+            wrapped = DBAPIError.instance(
+                statement, None, exc, dbapi.Error, dialect=self.conn.dialect
+            )
+            raise wrapped from exc
 
     def _next_ids(self, table: Any, count: int, after: int | None = None) -> list[int]:
         """``count`` ids for new rows of ``table`` that no other transaction will take.
