@@ -6,6 +6,7 @@ statements the pipeline runs per event live here as module constants with bind p
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, text, update
@@ -43,30 +44,28 @@ CLAIM_INBOX = (
 )  # fmt: skip
 
 
-def _claim_with_followers() -> Any:
-    """One writer (SQLite), with followers: the first pending events, and then the later pending
-    events of their cases (up to ``followers`` more), so that a backlog's case is loaded once
-    for all its events instead of once per batch. Every earlier pending event of those cases is
-    among the first ones, so each case's events still come as a prefix, in arrival order."""
-    first = (
-        select(inbox.c.id, inbox.c.case_key)
-        .where(inbox.c.status == "pending")
-        .order_by(inbox.c.id)
-        .limit(bindparam("limit"))
-        .cte("first")
-    )
-    return (
-        select(*_CLAIM_COLUMNS)
-        .where(
-            inbox.c.status == "pending",
-            inbox.c.id.in_(select(first.c.id)) | inbox.c.case_key.in_(select(first.c.case_key)),
-        )
-        .order_by(inbox.c.id)
-        .limit(bindparam("limit") + bindparam("followers"))
-    )
-
-
-CLAIM_INBOX_FOLLOWERS = _claim_with_followers()
+# One writer (SQLite), with followers: the first pending events, and then the later pending
+# events of their cases (up to :followers more), so that a backlog's case is loaded once for all
+# its events instead of once per batch. Every earlier pending event of those cases is among the
+# first ones, so each case's events still come as a prefix, in arrival order. The followers are
+# found through the partial (case_key, id) index of pending events, case by case, so a claim
+# costs the same however many events are pending; SQLite uses a partial index only where the
+# query names its condition literally (status = 'pending', not a bound parameter), and INDEXED
+# BY makes that plan a promise (the statement fails rather than fall back to a scan).
+CLAIM_INBOX_FOLLOWERS = text("""
+WITH first AS (
+    SELECT id, case_key FROM inbox INDEXED BY ix_inbox_pending_id
+    WHERE status = 'pending' ORDER BY id LIMIT :limit
+), picked AS (
+    SELECT id FROM first
+    UNION
+    SELECT id FROM inbox INDEXED BY ix_inbox_pending_case
+    WHERE status = 'pending' AND case_key IN (SELECT case_key FROM first)
+    ORDER BY id LIMIT :limit + :followers
+)
+SELECT id, source, event_id, event_type, payload, attempts FROM inbox
+WHERE id IN (SELECT id FROM picked) ORDER BY id
+""")
 
 
 # Several workers (PostgreSQL): lock the first pending events no other transaction holds (SKIP
@@ -164,6 +163,13 @@ CASE_OF_ORDER = (
     .order_by(return_cases.c.id)
     .limit(1)
 )
+
+
+@cache
+def insert_into(table: Any) -> Any:
+    """The plain INSERT of a table, built once (statements are cached by identity)."""
+    return insert(table)
+
 
 INSERT_CASE = insert(return_cases)
 INSERT_CASE_EVENT = insert(case_events)
