@@ -36,6 +36,7 @@ from returnbridge.services.ports import (
     PostedLine,
 )
 from returnbridge.store import queries as q
+from returnbridge.store.bulk import execute_many
 from returnbridge.store.tables import exceptions, journal_entries, return_cases, return_lines
 
 InsertMany = Callable[[Any, list[dict[str, Any]]], list[int]]
@@ -424,28 +425,28 @@ class CaseBook:
             return real.get(value, value) if value is not None and value < 0 else value
 
         if self._new_cases:
-            conn.execute(q.INSERT_CASE, list(self._new_cases.values()))
+            execute_many(conn, q.INSERT_CASE, list(self._new_cases.values()))
         if self._events:
-            conn.execute(q.INSERT_CASE_EVENT, self._events)
+            execute_many(conn, q.INSERT_CASE_EVENT, self._events)
         if self._new_lines:
             ids = self._insert_many(return_lines, list(self._new_lines.values()))
             real.update(zip(self._new_lines, ids, strict=True))
         if self._line_updates:
-            conn.execute(q.UPDATE_LINE, list(self._line_updates.values()))
+            execute_many(conn, q.UPDATE_LINE, list(self._line_updates.values()))
         for statement, rows in ((q.INSERT_MOVEMENT, self._movements),
                                 (q.INSERT_CREDIT, self._credits)):  # fmt: skip
             if rows:
-                conn.execute(statement, [{**r, "line_ref": ref(r["line_ref"])} for r in rows])
+                execute_many(conn, statement, [{**r, "line_ref": ref(r["line_ref"])} for r in rows])
         self._flush_journals(real, ref)
         if self._new_exceptions:
             ids = self._insert_many(exceptions, list(self._new_exceptions.values()))
             real.update(zip(self._new_exceptions, ids, strict=True))
         if self._closes:
-            conn.execute(q.CLOSE_EXCEPTION, self._closes)
+            execute_many(conn, q.CLOSE_EXCEPTION, self._closes)
         if self._case_updates:
-            conn.execute(q.UPDATE_CASE, list(self._case_updates.values()))
+            execute_many(conn, q.UPDATE_CASE, list(self._case_updates.values()))
         if self._processed:
-            conn.execute(q.MARK_INBOX, self._processed)
+            execute_many(conn, q.MARK_INBOX, self._processed)
         for pending in (self._events, self._movements, self._credits, self._journals,
                         self._closes, self._processed):  # fmt: skip
             pending.clear()
@@ -481,4 +482,4 @@ class CaseBook:
             {**p, "entry_id": real[entry_id]} for entry_id, _, entry in pending for p in entry
         ]
         if postings:
-            self.conn.execute(q.INSERT_POSTINGS, postings)
+            execute_many(self.conn, q.INSERT_POSTINGS, postings)

@@ -31,6 +31,7 @@ from returnbridge.services.ports import (
 )
 from returnbridge.store import queries as q
 from returnbridge.store.audit_log import append_audit
+from returnbridge.store.bulk import execute_many
 from returnbridge.store.casebook import CaseBook
 from returnbridge.store.tables import (
     case_events,
@@ -139,9 +140,8 @@ class SqlStore:
         # so the ids it would give are the ones after the largest: given explicitly, they go
         # in one executemany.
         ids = self._next_ids(table, len(rows))
-        self.conn.execute(
-            insert(table), [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
-        )
+        rows = [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
+        execute_many(self.conn, q.insert_into(table), rows)
         return ids
 
     def _copy(self, table: Any, ids: list[int], rows: list[dict[str, Any]]) -> None:
@@ -767,7 +767,8 @@ class SqlStore:
         self, messages: Sequence[tuple[str, str, dict[str, Any], datetime]]
     ) -> None:
         """Write messages (topic, key, payload, created at) to the outbox, one statement."""
-        self.conn.execute(
+        execute_many(
+            self.conn,
             q.INSERT_OUTBOX,
             [
                 {
