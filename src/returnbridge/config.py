@@ -20,7 +20,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL: sqlite:///FILE (embedded default) or postgresql://...",
     )
     batch_size: int = Field(
-        default=200, ge=1, le=10_000, description="Inbox events processed per transaction."
+        default=500,
+        ge=1,
+        le=10_000,
+        description="Inbox events claimed per transaction (and as many later events of their"
+        " returns with them).",
     )
     import_batch_size: int = Field(
         default=1_000, ge=1, le=100_000, description="Imported events stored per transaction."

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, text
 
 from returnbridge.bootstrap import App
-from returnbridge.services.pipeline import ingest_stream
+from returnbridge.services.pipeline import Processor, ingest_stream
 from returnbridge.services.ports import InboxRecord
 from returnbridge.store.tables import inbox
 
@@ -74,3 +74,14 @@ def test_a_bulk_import_leaves_the_inbox_analyzed(
         after = conn.execute(query).scalar_one()
     assert result.accepted == 50
     assert before <= 0 and after == 50
+
+
+def test_a_drain_with_a_limit_applies_exactly_that_many_events(rb: App) -> None:
+    """The demo's cut-offs rely on it: a batch's followers never carry it past the limit."""
+    _fill(rb)
+    processor = Processor(rb.stores, rb.processor.decode, rb.clock, batch_size=2)
+    assert processor.drain(limit=3).total == 3
+    with rb.stores() as store:
+        assert store.inbox_pending() == len(ARRIVALS) - 3
+    assert processor.drain(limit=1).total == 1
+    assert processor.drain().total == len(ARRIVALS) - 4

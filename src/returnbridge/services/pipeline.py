@@ -181,7 +181,7 @@ class Processor:
         stores: StoreFactory,
         decode: Decoder,
         clock: Clock,
-        batch_size: int = 200,
+        batch_size: int = 500,
         worker_id: str | None = None,
     ) -> None:
         self.stores = stores
@@ -192,25 +192,33 @@ class Processor:
         self.masterdata = MasterData()
 
     def drain(self, progress: Progress = noop_progress, limit: int | None = None) -> ProcessStats:
-        """Process until the inbox has nothing pending (or about ``limit`` events are done)."""
+        """Process until the inbox has nothing pending (or ``limit`` events are done)."""
         stats = ProcessStats()
         while limit is None or stats.total < limit:
-            done = self.run_batch(stats)
+            done = self.run_batch(stats, None if limit is None else limit - stats.total)
             if not done:
                 break
             progress(done)
         return stats
 
-    def run_batch(self, stats: ProcessStats) -> int:
+    def _claim_sizes(self, cap: int | None) -> tuple[int, int]:
+        """The oldest events a batch claims, and how many later events of their returns may
+        come along (a backlog's return is then loaded once for all of them); never more than
+        ``cap`` in all."""
+        first = self.batch_size if cap is None else max(1, min(self.batch_size, cap))
+        followers = self.batch_size if cap is None else max(0, min(self.batch_size, cap - first))
+        return first, followers
+
+    def run_batch(self, stats: ProcessStats, cap: int | None = None) -> int:
+        """Apply one batch (at most ``cap`` events) in one transaction; how many it took."""
+        first, followers = self._claim_sizes(cap)
         with self.stores() as store:
             # Outside the per-row isolation below: a bad master-data document stops the
             # worker with its own error instead of failing every event it would touch.
             self.masterdata.refresh(store)
         try:
             with self.stores() as store:
-                # A backlog's later events of the same returns come along: each return is
-                # then loaded once for all of them instead of once per batch.
-                rows = store.claim_inbox(self.batch_size, followers=self.batch_size)
+                rows = store.claim_inbox(first, followers=followers)
                 decoded = {row.id: self._decode(row) for row in rows}
                 store.lock_keys(_lock_keys(decoded.values()))
                 store.batch_cases(_case_keys(decoded.values()), _orders(decoded.values()))
@@ -220,17 +228,16 @@ class Processor:
         except StoreUnavailable:
             raise
         except Exception:
-            return self._one_by_one(stats)
+            return self._one_by_one(stats, first, followers)
         stats.processed += batch.processed
         stats.invalid += batch.invalid
         return len(rows)
 
-    def _one_by_one(self, stats: ProcessStats) -> int:
+    def _one_by_one(self, stats: ProcessStats, first: int, followers: int) -> int:
         """A batch failed: apply its events one per transaction, so one bad event is set aside
         (``failed``, with an exception) and the others go through."""
         with self.stores() as store:
-            claimed = store.claim_inbox(self.batch_size, followers=self.batch_size)
-            ids = [row.id for row in claimed]
+            ids = [row.id for row in store.claim_inbox(first, followers=followers)]
         for inbox_id in ids:
             try:
                 with self.stores() as store:

@@ -41,6 +41,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # are read: a large inbox's index pages stay in memory instead of being read again through
     # the OS on every batch (the benchmark's drain of 100,000 events peaks at about 165 MiB).
     cursor.execute("PRAGMA cache_size=-65536")
+    # Copy the write-ahead log back into the database every 10,000 pages (about 40 MiB), not
+    # every 1,000: a page written by many batches in between (an index's, the inbox's) is
+    # copied once, and the commits that run a checkpoint are a tenth as many.
+    cursor.execute("PRAGMA wal_autocheckpoint=10000")
     cursor.close()
 
 
