@@ -23,8 +23,8 @@ class Settings(BaseSettings):
         default=500,
         ge=1,
         le=10_000,
-        description="Inbox events claimed per transaction (and as many later events of their"
-        " returns with them).",
+        description="Inbox events claimed per transaction (and up to 4x as many later events"
+        " of their returns with them).",
     )
     import_batch_size: int = Field(
         default=1_000, ge=1, le=100_000, description="Imported events stored per transaction."

@@ -40,6 +40,7 @@ from returnbridge.services.ports import (
 )
 
 UNASSIGNED_WAREHOUSE = "UNASSIGNED"
+FOLLOWERS_PER_EVENT = 4  # later events of the same returns a batch may take per claimed event
 
 
 @dataclass(frozen=True)
@@ -204,10 +205,14 @@ class Processor:
     def _claim_sizes(self, cap: int | None) -> tuple[int, int]:
         """The oldest events a batch claims, and how many later events of their returns may
         come along (a backlog's return is then loaded once for all of them); never more than
-        ``cap`` in all."""
-        first = self.batch_size if cap is None else max(1, min(self.batch_size, cap))
-        followers = self.batch_size if cap is None else max(0, min(self.batch_size, cap - first))
-        return first, followers
+        ``cap`` in all. The oldest events of a backlog name about as many returns, each with a
+        few later events: up to ``FOLLOWERS_PER_EVENT`` per claimed event keeps most returns
+        whole in one batch (a return split over two batches is loaded twice)."""
+        most = self.batch_size * (1 + FOLLOWERS_PER_EVENT)
+        if cap is not None:
+            most = max(1, min(most, cap))
+        first = min(self.batch_size, most)
+        return first, most - first
 
     def run_batch(self, stats: ProcessStats, cap: int | None = None) -> int:
         """Apply one batch (at most ``cap`` events) in one transaction; how many it took."""
