@@ -1,8 +1,9 @@
 """Pipeline throughput, events/s from inbox to outbox: SQLite, and PostgreSQL with 1 and 2 workers.
 
-The events are a generated ZigZag day (5,000 returns, seed 7) repeated with new return, order
-and event ids until there are N of them, streamed into the inbox in batches of 1,000 (so
-generating a million events does not hold them in memory). Then:
+The events are a generated ZigZag day (20,000 returns, seed 7) repeated with new return, order
+and event ids, streamed into the inbox in batches of 1,000 (so generating a million events does
+not hold them in memory) until N distinct events are stored (the day's own redeliveries are
+stored once and not counted). Then:
 
 - SQLite: a fresh interpreter drains the inbox (``Processor.drain``); the figure is events/s
   processed, beside events/s of storing them (the ingest alone); its peak RSS is the pipeline's.
@@ -47,7 +48,7 @@ PG_ADMIN = os.environ.get(
 
 
 def run(quick: bool, events: int | None = None, pg_events: int | None = None) -> list[Result]:
-    events = events or (2_000 if quick else 200_000)
+    events = events or (2_000 if quick else 1_000_000)
     pg_events = pg_events or (2_000 if quick else 50_000)
     results = _sqlite(events)
     results.extend(_postgres(pg_events))
@@ -64,6 +65,7 @@ def _sqlite(events: int) -> list[Result]:
     params = {
         "events": events,
         "stored": stored["accepted"],
+        "delivered": stored["delivered"],
         "processed": drained["processed"],
         "database": "sqlite (file, WAL)",
         "ingest_batch": INGEST_BATCH,
@@ -71,15 +73,16 @@ def _sqlite(events: int) -> list[Result]:
         "drain_seconds": round(seconds, 2),
     }
     million = seconds * TARGET_EVENTS / max(drained["processed"], 1)
+    measured = drained["processed"] >= TARGET_EVENTS
     return [
         Result(NAME, "SQLite: inbox to outbox", round(rate, 1), "events/s",
                round(stored["ingest_rate"], 1), "events/s (ingest alone)",
                f">= {TARGET_RATE:,} events/s", rate >= TARGET_RATE, params),
         Result(NAME, "SQLite: 1,000,000 events", round(million, 1), "s",
                TARGET_SECONDS, "s (the target)", f"< {TARGET_SECONDS} s",
-               events >= TARGET_EVENTS and million < TARGET_SECONDS, params,
-               notes="" if events >= TARGET_EVENTS else
-               f"extrapolated from {events:,} events at the measured rate"),
+               measured and million < TARGET_SECONDS, params,
+               notes=f"{drained['processed']:,} events in {seconds:.1f} s" if measured else
+               f"extrapolated from {drained['processed']:,} events at the measured rate"),
         Result(NAME, "SQLite: peak memory of the drain", round(drained["peak_rss_mib"], 1),
                "MiB", round(drained["start_rss_mib"], 1), "MiB (the interpreter before draining)",
                f"< {TARGET_RSS_MIB} MiB", drained["peak_rss_mib"] < TARGET_RSS_MIB, params),
@@ -193,19 +196,17 @@ def _peak_rss_of(pid: int) -> float | None:
 
 
 # ------------------------------------------------------------------------ child processes
-def stream_events(total: int) -> Iterator[dict[str, Any]]:
-    """``total`` events: the base day again and again, each copy with its own ids."""
+def stream_events() -> Iterator[dict[str, Any]]:
+    """The base day again and again, each copy with its own ids, for as long as asked. The day
+    holds ZigZag's own redeliveries (about 4 % of its deliveries), which the inbox stores once."""
     from events import day_for
 
     base = day_for(BASE_RETURNS * 4, SEED)[1]
-    made, copy = 0, 0
-    while made < total:
+    copy = 0
+    while True:
         suffix = f"-c{copy}"
         for event in base:
-            if made >= total:
-                return
             yield _renamed(event, suffix) if copy else event
-            made += 1
         copy += 1
 
 
@@ -240,16 +241,20 @@ def child_ingest(events: int, url: str) -> None:
         seconds += time.perf_counter() - started
         batch.clear()
 
-    for n, event in enumerate(stream_events(events)):
-        batch.append(delivery_record(json.dumps(event), f"msg_{n}"))
-        if len(batch) >= INGEST_BATCH:
+    # Deliveries until ``events`` distinct events are stored (the last batch may pass it).
+    delivered = 0
+    for event in stream_events():
+        batch.append(delivery_record(json.dumps(event), f"msg_{delivered}"))
+        delivered += 1
+        if len(batch) >= min(INGEST_BATCH, events - accepted):
             flush()
-    if batch:
-        flush()
+            if accepted >= events:
+                break
     with rb.stores() as store:
         store.analyze_inbox()  # as `returnbridge import` does at the end of a bulk load
     rb.close()
-    print(json.dumps({"accepted": accepted, "ingest_rate": events / seconds,
+    print(json.dumps({"accepted": accepted, "delivered": delivered,
+                      "ingest_rate": accepted / seconds,
                       "peak_rss_mib": peak_rss_mib()}))  # fmt: skip
 
 
