@@ -118,3 +118,19 @@ def test_nothing_to_write_runs_nothing() -> None:
     with engine.begin() as conn:
         bulk.execute_many(conn, insert(things), [])  # the table does not even exist
     engine.dispose()
+
+
+def test_a_statement_with_an_in_list_goes_through_sqlalchemy() -> None:
+    engine = create_engine("sqlite://")
+    meta.create_all(engine)
+    close_some = (
+        update(things)
+        .where(things.c.id.in_(bindparam("ids", expanding=True)))
+        .values(state=bindparam("new_state"))
+    )
+    with engine.begin() as conn:
+        bulk.execute_many(conn, insert(things), _rows(5))
+        bulk.execute_many(conn, close_some, [{"ids": [1, 2], "new_state": "done"}])
+        states = conn.execute(select(things.c.state).order_by(things.c.id)).scalars().all()
+    engine.dispose()
+    assert states[:2] == ["done", "done"] and "done" not in states[2:]

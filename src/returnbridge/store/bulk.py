@@ -6,8 +6,8 @@ builds a positional tuple (on SQLite, a fifth of a batch's CPU). ``execute_many`
 statement once per shape, keeps where each value comes from and which processor it needs, and
 hands the driver plain tuples: the same SQL, the same values, converted by the same processors,
 so the rows stored are identical. A statement this cannot plan for exactly (a column with a
-Python-side default or onupdate, or a driver that does not take positional parameters) goes
-through ``Connection.execute`` unchanged.
+Python-side default or onupdate, an IN list, or a driver that does not take positional
+parameters) goes through ``Connection.execute`` unchanged.
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ def _plan(conn: Connection, statement: Any, keys: tuple[str, ...]) -> _Plan | No
     compiled: Any = statement.compile(dialect=dialect, column_keys=list(keys))
     if compiled.insert_prefetch or compiled.update_prefetch or compiled.positiontup is None:
         return None
+    if any(b.expanding or b.literal_execute for b in compiled.binds.values()):
+        return None  # an IN list is rendered per execution: SQLAlchemy's own path
     processors = compiled._bind_processors
     slots = []
     for name in compiled.positiontup:
