@@ -241,7 +241,8 @@ def child_ingest(events: int, url: str) -> None:
         seconds += time.perf_counter() - started
         batch.clear()
 
-    # Deliveries until ``events`` distinct events are stored (the last batch may pass it).
+    # Deliveries until ``events`` distinct events are stored (the last batches are cut to what
+    # is missing, so exactly that many).
     delivered = 0
     for event in stream_events():
         batch.append(delivery_record(json.dumps(event), f"msg_{delivered}"))
