@@ -129,19 +129,18 @@ class SqlStore:
         """Insert ``rows`` in one statement; their ids, in order."""
         if not rows:
             return []
+        ids = self._next_ids(table, len(rows))
         if self._postgres:
             # PostgreSQL's bulk load, COPY, with ids drawn ahead: binding a parameter per value
             # (a multi-row VALUES ... RETURNING) costs several times more.
-            ids = self._next_ids(table, len(rows))
             self._copy(table, ids, rows)
             return ids
         # SQLite cannot promise RETURNING's order over several rows (SQLAlchemy then inserts
         # them one at a time). Its transactions hold the only write lock (BEGIN IMMEDIATE),
         # so the ids it would give are the ones after the largest: given explicitly, they go
         # in one executemany.
-        ids = self._next_ids(table, len(rows))
-        rows = [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
-        execute_many(self.conn, q.insert_into(table), rows)
+        with_ids = [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
+        execute_many(self.conn, q.insert_into(table), with_ids)
         return ids
 
     def _copy(self, table: Any, ids: list[int], rows: list[dict[str, Any]]) -> None:
