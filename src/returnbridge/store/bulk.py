@@ -8,6 +8,10 @@ hands the driver plain tuples: the same SQL, the same values, converted by the s
 so the rows stored are identical. A statement this cannot plan for exactly (a column with a
 Python-side default or onupdate, an IN list, or a driver that does not take positional
 parameters) goes through ``Connection.execute`` unchanged.
+
+``insert_many`` inserts rows into a table: on PostgreSQL with ``COPY``, its bulk load (an
+executemany there sends one ``INSERT`` per row, each parsed, planned and executed on its own by
+the server: most of a worker's wait on the database), elsewhere with ``execute_many``.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table, insert
+from sqlalchemy.exc import DBAPIError
 
 _FROM_ROW = object()
 
@@ -76,3 +81,84 @@ def _plan(conn: Connection, statement: Any, keys: tuple[str, ...]) -> _Plan | No
         else:
             return None
     return _Plan(compiled.string, tuple(slots))
+
+
+# ----------------------------------------------------------------------- insert_many
+@dataclass(frozen=True)
+class _CopyPlan:
+    sql: str
+    # per column: the row's key (or None for a constant default) and its bind processor
+    slots: tuple[tuple[str | None, Callable[[Any], Any] | None, Any], ...]
+
+
+_copy_plans: dict[tuple[Table, str, tuple[str, ...]], _CopyPlan | None] = {}
+_inserts: dict[Table, Any] = {}
+
+
+def insert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` (all with the same keys) into ``table``, in order: ids drawn by the
+    table's own sequence follow the rows' order, as an executemany's do."""
+    if not rows:
+        return
+    keys = tuple(rows[0])
+    cache_key = (table, conn.dialect.name, keys)
+    if cache_key not in _copy_plans:
+        _copy_plans[cache_key] = _copy_plan(conn, table, keys)
+    plan = _copy_plans[cache_key]
+    if plan is None:
+        statement = _inserts.get(table)
+        if statement is None:
+            statement = _inserts[table] = insert(table)
+        execute_many(conn, statement, rows)
+        return
+    slots = plan.slots
+    copy_rows(
+        conn,
+        plan.sql,
+        (
+            tuple(
+                (process(row[key]) if process else row[key]) if key is not None else const
+                for key, process, const in slots
+            )
+            for row in rows
+        ),
+    )
+
+
+def copy_rows(conn: Connection, sql: str, rows: Any) -> None:
+    """``COPY ... FROM STDIN`` the tuples ``rows`` on this transaction's connection
+    (PostgreSQL). SQLAlchemy has no COPY, so the driver's errors are raised as SQLAlchemy's
+    would be: a unique key taken meanwhile is an ``IntegrityError``, a lost server an
+    ``OperationalError``."""
+    raw: Any = conn.connection.driver_connection
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        with raw.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, dbapi.Error, dialect=conn.dialect) from exc
+
+
+def _copy_plan(conn: Connection, table: Table, keys: tuple[str, ...]) -> _CopyPlan | None:
+    dialect = conn.dialect
+    if dialect.name != "postgresql" or dialect.driver != "psycopg":
+        return None
+    slots: list[tuple[str | None, Callable[[Any], Any] | None, Any]] = []
+    names = []
+    for column in table.columns:
+        process = column.type._cached_bind_processor(dialect)
+        if column.key in keys:
+            slots.append((column.key, process, None))
+        elif column.default is not None:
+            if not column.default.is_scalar:
+                return None  # computed in Python per row: SQLAlchemy's own path
+            value = column.default.arg  # type: ignore[attr-defined]
+            slots.append((None, None, process(value) if process else value))
+        else:
+            continue  # the server's default (a serial id, a server_default) or NULL
+        names.append(dialect.identifier_preparer.quote(column.name))
+    if len(slots) - sum(1 for key, _, _ in slots if key is None) != len(keys):
+        return None  # a key that is not a column: let SQLAlchemy say so
+    sql = f"COPY {dialect.identifier_preparer.format_table(table)} ({', '.join(names)}) FROM STDIN"
+    return _CopyPlan(sql, tuple(slots))

@@ -36,8 +36,17 @@ from returnbridge.services.ports import (
     PostedLine,
 )
 from returnbridge.store import queries as q
-from returnbridge.store.bulk import execute_many
-from returnbridge.store.tables import exceptions, journal_entries, return_cases, return_lines
+from returnbridge.store.bulk import execute_many, insert_many
+from returnbridge.store.tables import (
+    case_events,
+    credit_movements,
+    exceptions,
+    journal_entries,
+    journal_lines,
+    return_cases,
+    return_lines,
+    stock_movements,
+)
 
 InsertMany = Callable[[Any, list[dict[str, Any]]], list[int]]
 NextIds = Callable[[Any, int, int | None], list[int]]
@@ -425,18 +434,17 @@ class CaseBook:
             return real.get(value, value) if value is not None and value < 0 else value
 
         if self._new_cases:
-            execute_many(conn, q.INSERT_CASE, list(self._new_cases.values()))
+            insert_many(conn, return_cases, list(self._new_cases.values()))
         if self._events:
-            execute_many(conn, q.INSERT_CASE_EVENT, self._events)
+            insert_many(conn, case_events, self._events)
         if self._new_lines:
             ids = self._insert_many(return_lines, list(self._new_lines.values()))
             real.update(zip(self._new_lines, ids, strict=True))
         if self._line_updates:
             execute_many(conn, q.UPDATE_LINE, list(self._line_updates.values()))
-        for statement, rows in ((q.INSERT_MOVEMENT, self._movements),
-                                (q.INSERT_CREDIT, self._credits)):  # fmt: skip
+        for table, rows in ((stock_movements, self._movements), (credit_movements, self._credits)):
             if rows:
-                execute_many(conn, statement, [{**r, "line_ref": ref(r["line_ref"])} for r in rows])
+                insert_many(conn, table, [{**r, "line_ref": ref(r["line_ref"])} for r in rows])
         self._flush_journals(real, ref)
         if self._new_exceptions:
             ids = self._insert_many(exceptions, list(self._new_exceptions.values()))
@@ -445,7 +453,13 @@ class CaseBook:
             execute_many(conn, q.CLOSE_EXCEPTION, self._closes)
         if self._case_updates:
             execute_many(conn, q.UPDATE_CASE, list(self._case_updates.values()))
-        if self._processed:
+        if self._processed and conn.dialect.name == "postgresql":
+            conn.execute(q.MARK_PROCESSED_ARRAYS, {
+                "ids": [r["inbox_id"] for r in self._processed],
+                "ats": [r["now"] for r in self._processed],
+                "workers": [r["worker"] for r in self._processed],
+            })  # fmt: skip
+        elif self._processed:
             execute_many(conn, q.MARK_INBOX, self._processed)
         for pending in (self._events, self._movements, self._credits, self._journals,
                         self._closes, self._processed):  # fmt: skip
@@ -482,4 +496,4 @@ class CaseBook:
             {**p, "entry_id": real[entry_id]} for entry_id, _, entry in pending for p in entry
         ]
         if postings:
-            execute_many(self.conn, q.INSERT_POSTINGS, postings)
+            insert_many(self.conn, journal_lines, postings)

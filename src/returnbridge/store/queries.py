@@ -145,6 +145,16 @@ MARK_INBOX = (
             processed_by=bindparam("worker"))
 )  # fmt: skip
 
+# PostgreSQL: a batch's applied events marked in one statement (an executemany of MARK_INBOX
+# is one UPDATE per event for the server to plan and run: a seventh of a worker's time).
+MARK_PROCESSED_ARRAYS = text("""
+UPDATE inbox SET status = 'processed', processed_at = v.at, error = NULL,
+       attempts = inbox.attempts + 1, processed_by = v.worker
+FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamptz[]), CAST(:workers AS varchar[]))
+     AS v(id, at, worker)
+WHERE inbox.id = v.id
+""")
+
 CASE_COLUMNS = (return_cases.c.id, return_cases.c.case_key, return_cases.c.return_id,
                 return_cases.c.order_ref)  # fmt: skip
 

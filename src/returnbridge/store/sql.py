@@ -31,7 +31,7 @@ from returnbridge.services.ports import (
 )
 from returnbridge.store import queries as q
 from returnbridge.store.audit_log import append_audit
-from returnbridge.store.bulk import execute_many
+from returnbridge.store.bulk import copy_rows, execute_many, insert_many
 from returnbridge.store.casebook import CaseBook
 from returnbridge.store.tables import (
     case_events,
@@ -144,23 +144,15 @@ class SqlStore:
         return ids
 
     def _copy(self, table: Any, ids: list[int], rows: list[dict[str, Any]]) -> None:
-        """``COPY`` the rows in (PostgreSQL), on this transaction's connection. SQLAlchemy has
-        no COPY, so the driver's errors are raised as SQLAlchemy's would be: a unique key
-        taken meanwhile is an ``IntegrityError``, a lost server an ``OperationalError``."""
+        """``COPY`` the rows in with their ids (PostgreSQL), on this transaction's connection."""
         columns = list(rows[0])
-        statement = f"COPY {table.name} (id, {', '.join(columns)}) FROM STDIN"
-        raw = self.conn.connection.driver_connection
-        assert raw is not None
-        dbapi = self.conn.dialect.loaded_dbapi
-        try:
-            with raw.cursor() as cursor, cursor.copy(statement) as copy:
-                for row_id, row in zip(ids, rows, strict=True):
-                    copy.write_row((row_id, *(row[c] for c in columns)))
-        except dbapi.Error as exc:
-            wrapped = DBAPIError.instance(
-                statement, None, exc, dbapi.Error, dialect=self.conn.dialect
-            )
-            raise wrapped from exc
+        quote = self.conn.dialect.identifier_preparer.quote
+        statement = f"COPY {table.name} (id, {', '.join(quote(c) for c in columns)}) FROM STDIN"
+        copy_rows(
+            self.conn,
+            statement,
+            ((row_id, *(row[c] for c in columns)) for row_id, row in zip(ids, rows, strict=True)),
+        )
 
     def _next_ids(self, table: Any, count: int, after: int | None = None) -> list[int]:
         """``count`` ids for new rows of ``table`` that no other transaction will take.
@@ -766,9 +758,9 @@ class SqlStore:
         self, messages: Sequence[tuple[str, str, dict[str, Any], datetime]]
     ) -> None:
         """Write messages (topic, key, payload, created at) to the outbox, one statement."""
-        execute_many(
+        insert_many(
             self.conn,
-            q.INSERT_OUTBOX,
+            outbox,
             [
                 {
                     "topic": topic,
