@@ -49,7 +49,7 @@ PG_ADMIN = os.environ.get(
 
 def run(quick: bool, events: int | None = None, pg_events: int | None = None) -> list[Result]:
     events = events or (2_000 if quick else 1_000_000)
-    pg_events = pg_events or (2_000 if quick else 50_000)
+    pg_events = pg_events or (2_000 if quick else 1_000_000)
     results = _sqlite(events)
     results.extend(_postgres(pg_events))
     return results
