@@ -142,7 +142,7 @@ def _refund_records(day: Any) -> list[InboxRecord]:
     ]
 
 
-KILLS_OWED_AT = 0.6  # the share of the work by which every kill should have been made
+KILLS_OWED_AT = 0.4  # the share of the work by which every kill should have been made
 
 
 def _chunks(records: list[InboxRecord], n: int) -> list[list[InboxRecord]]:
@@ -226,7 +226,7 @@ class Run:
             self._start_worker(zygote, name)
 
     def _behind(self, unprocessed: int, total: int) -> bool:
-        """Whether the kills are behind a schedule that owes them all by the time 60 % of the
+        """Whether the kills are behind a schedule that owes them all by the time 40 % of the
         work is applied (so they are made while there is work to interrupt, with the last
         chunks left to catch up on however fast the workers apply them)."""
         done = 1 - unprocessed / total
