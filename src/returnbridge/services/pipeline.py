@@ -41,6 +41,7 @@ from returnbridge.services.ports import (
 
 UNASSIGNED_WAREHOUSE = "UNASSIGNED"
 FOLLOWERS_PER_EVENT = 4  # later events of the same returns a batch may take per claimed event
+STATISTICS_EVERY = 20_000  # events applied between checks of the planner's statistics
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,7 @@ class Processor:
         self.batch_size = batch_size
         self.worker_id = worker_id or default_worker_id()
         self.masterdata = MasterData()
+        self._since_statistics = 0
 
     def drain(self, progress: Progress = noop_progress, limit: int | None = None) -> ProcessStats:
         """Process until the inbox has nothing pending (or ``limit`` events are done)."""
@@ -236,6 +238,13 @@ class Processor:
             return self._one_by_one(stats, first, followers)
         stats.processed += batch.processed
         stats.invalid += batch.invalid
+        self._since_statistics += len(rows)
+        if self._since_statistics >= STATISTICS_EVERY:
+            # A long drain grows the tables its own lookups are planned on: their statistics
+            # are refreshed where autovacuum has not (store.refresh_statistics).
+            self._since_statistics = 0
+            with self.stores() as store:
+                store.refresh_statistics()
         return len(rows)
 
     def _one_by_one(self, stats: ProcessStats, first: int, followers: int) -> int:

@@ -131,6 +131,22 @@ NEXT_IDS = text(
 
 ANALYZE_INBOX = text("ANALYZE inbox")
 
+# PostgreSQL: the pipeline's tables whose planner statistics are stale by autovacuum's own
+# default rule (changed rows since the last ANALYZE over 10 % of the table, and over 1,000),
+# a table never analyzed counting as empty. Where autovacuum runs, it keeps them fresh and this
+# finds nothing; where it is off, or lags behind a bulk drain, a never-analyzed return_cases
+# is planned as a few pages: a batch's lookups by order became sequential scans at about
+# 170,000 cases, and a million-event drain slowed to a third.
+STALE_STATISTICS = text("""
+SELECT s.relname FROM pg_stat_user_tables AS s JOIN pg_class AS c ON c.oid = s.relid
+WHERE s.relname = ANY(CAST(:tables AS text[]))
+  AND s.n_mod_since_analyze > 1000 + 0.1 * greatest(c.reltuples, 0)
+ORDER BY s.relname
+""")
+PIPELINE_TABLES = ("inbox", "return_cases", "case_events", "return_lines", "stock_movements",
+                   "credit_movements", "journal_entries", "journal_lines", "exceptions",
+                   "outbox")  # fmt: skip
+
 # PostgreSQL: the stored events among a batch's (the duplicates), by one array of ids.
 INBOX_IDS = text(
     "SELECT id, event_id FROM inbox WHERE source = :source"

@@ -258,6 +258,19 @@ class SqlStore:
         if self._postgres:
             self.conn.execute(q.ANALYZE_INBOX)
 
+    def refresh_statistics(self) -> list[str]:
+        """ANALYZE the pipeline's tables whose planner statistics are stale (PostgreSQL), as
+        autovacuum would if it runs and keeps up; the tables analyzed. SQLite keeps none."""
+        if not self._postgres:
+            return []
+        stale = list(
+            self.conn.execute(q.STALE_STATISTICS, {"tables": list(q.PIPELINE_TABLES)}).scalars()
+        )
+        quote = self.conn.dialect.identifier_preparer.quote
+        for table in stale:
+            self.conn.exec_driver_sql(f"ANALYZE {quote(table)}")
+        return stale
+
     def inbox_pending(self) -> int:
         return int(
             self.conn.execute(
