@@ -17,9 +17,10 @@ messages are left out: the cycle reads none of them.
 Figures:
 
 - drain seconds, against the seconds Amazon's rate limits allow for ``min_calls``: per
-  operation, the calls beyond its burst divided by its rate, summed over the two submission
-  operations and the status poll each transaction needs (a cycle sends, then confirms). Rates
-  and bursts are read from the running sandbox. Target: within 10 %.
+  operation, the calls beyond its burst divided by its rate. Each operation has a bucket of its
+  own, filling side by side with the others (a cycle polls while it still sends), so the
+  slowest bucket sets the time; one after another they would need their sum, reported beside
+  it. Rates and bursts are read from the running sandbox. Target: within 10 %.
 - SP-API submission calls made (the cycles' own record: requests, retries, 429s) against
   ``min_calls``: equal.
 - posting each return on its own: a sample of returns posted one by one through the same
@@ -47,9 +48,10 @@ from harness import Result, peak_rss_mib, run_child
 
 NAME = "backlog"
 TARGET_RETURNS = 100_000  # the issue's backlog
-# At Amazon's limits a 100,000-return backlog needs 207.6 s of rate limit alone (1,000
-# submitInvoices and 1,000 getTransaction calls, 63 of each inventory operation); written,
-# prepared, drained and sampled, the run takes about 4.5 minutes. --backlog sets the size.
+# At Amazon's limits a 100,000-return backlog needs 99 s of rate limit (1,000 submitInvoices
+# and 1,000 getTransaction calls, 63 of each inventory operation, each operation its own
+# bucket); written, prepared, drained and sampled, the run takes about 2.5 minutes. --backlog
+# sets the size.
 DEFAULT_RETURNS, QUICK_RETURNS = TARGET_RETURNS, 5_000
 TARGET_OVERHEAD = 0.10  # drained within 10 % of what the rate limits allow
 POLL_ROUNDS, POLL_SECONDS = 60, 1.0  # `returnbridge cycle close`'s defaults
@@ -64,7 +66,7 @@ def run(quick: bool, returns: int | None = None) -> list[Result]:
     returns = returns or (QUICK_RETURNS if quick else DEFAULT_RETURNS)
     sample = 50 if quick else 200
     child = run_child("bench_backlog", ["--returns", str(returns), "--sample", str(sample)])
-    drain, allowed = child["drain_seconds"], child["allowed_seconds"]
+    drain, allowed = child["drain_seconds"], child["allowed_parallel_seconds"]
     unsent = child["unsent_after"]
     within = drain <= (1 + TARGET_OVERHEAD) * allowed and not unsent
     calls, min_calls = child["calls"], child["min_calls"]
@@ -88,6 +90,7 @@ def run(quick: bool, returns: int | None = None) -> list[Result]:
         "confirm_allowed_seconds": round(child["confirm_allowed_seconds"], 1),
         "allowed_by_operation": child["allowed_by_operation"],
         "allowed_parallel_seconds": round(child["allowed_parallel_seconds"], 1),
+        "allowed_one_after_another_seconds": round(child["allowed_seconds"], 1),
         "status_polls": child["status_polls"],
         "polls_needed": polled,
         "drain_cpu_seconds": round(child["drain_cpu_seconds"], 1),
@@ -110,15 +113,14 @@ def run(quick: bool, returns: int | None = None) -> list[Result]:
             round(drain, 1),
             "s",
             round(allowed, 1),
-            "s (rate limits allow for min_calls)",
+            "s (rate limits allow for min_calls, the operations side by side)",
             f"<= {1 + TARGET_OVERHEAD:.1f} x allowed, {TARGET_RETURNS:,} returns",
             within and returns >= TARGET_RETURNS,
             drain_params,
             notes=f"{drain / allowed - 1:+.1%} over the rate limits' time "
             f"({'within' if within else 'not within'} 10 %){size}. Allowed: per operation, "
-            "calls beyond the burst / rate, summed over the two submission operations and one "
-            "status poll per transaction (a cycle sends, then confirms); "
-            f"{child['allowed_parallel_seconds']:.0f} s if all four buckets were used at once. "
+            "calls beyond the burst / rate; the four buckets fill side by side, so the slowest "
+            f"sets the time ({child['allowed_seconds']:.0f} s if the operations took turns). "
             f"Spent: prepare {child['prepare_seconds']:.1f} s ("
             f"{child['prepare_cpu_seconds']:.1f} s of CPU); {sent} sends in "
             f"{child['send_seconds']:.1f} s (allowed {child['send_allowed_seconds']:.1f} s); "

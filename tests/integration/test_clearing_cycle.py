@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import timedelta
@@ -433,3 +434,48 @@ def test_an_overstated_credit_agreed_with_amazon_no_longer_offsets_later_credit(
     cycle(rb, vendor).close()
     assert len(amazon.sandbox.credit_notes) == 2
     assert by_reference(credits_at_amazon(amazon)) == {"R1": 6000}  # 4000 - 2000 debit + 2000
+
+
+class SlowSends:
+    """The vendor, with each submission taking 0.1 s more, and the order calls came back."""
+
+    def __init__(self, vendor: SpApiVendor) -> None:
+        self.vendor = vendor
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(self.vendor, name)
+        if name not in ("submit_inventory", "submit_credit_notes", "inventory_status",
+                        "credit_note_status"):  # fmt: skip
+            return attr
+
+        def call(*args: object) -> object:
+            if name.startswith("submit"):
+                time.sleep(0.1)
+            result = attr(*args)
+            self.calls.append("send" if name.startswith("submit") else "poll")
+            return result
+
+        return call
+
+
+def test_a_cycle_that_pauses_between_polls_confirms_while_it_still_sends(
+    rb: App, amazon: RunningSandbox, vendor: SpApiVendor
+) -> None:
+    a_day(rb)
+    slow = SlowSends(vendor)
+    report = cycle(rb, slow, items_per_call=1, invoices_per_call=1).close(
+        pause=time.sleep, pause_seconds=0.02
+    )
+    sends = [i for i, call in enumerate(slow.calls) if call == "send"]
+    assert len(sends) == report.prepared == report.sent >= 5
+    assert slow.calls.index("poll") < sends[-1]  # polled before the last submission went
+    assert report.succeeded == report.sent and report.processing == 0
+    assert vendor.stats.calls - vendor.stats.retries == report.min_calls == report.sent
+    assert dict(amazon.sandbox.stock) == ledger(rb)
+    with rb.engine.connect() as conn:
+        statuses = set(
+            conn.execute(select(outbox.c.status).where(outbox.c.topic.like("amazon.%"))).scalars()
+        )
+        closed = conn.execute(select(amazon_submissions.c.status)).scalars().all()
+    assert statuses == {"sent"} and set(closed) == {"success"}

@@ -1,7 +1,7 @@
 """Clearing cycles: at each cut-off, tell Amazon what changed, in the fewest calls, and confirm.
 
-A cycle has three steps, each committed before the next starts, so a crash anywhere resumes
-where it stopped and sends nothing twice in effect:
+A cycle has three steps, each committed (for each submission) before the next starts, so a
+crash anywhere resumes where it stopped and sends nothing twice in effect:
 
 1. **prepare**: the pending stock changes are coalesced per (warehouse, SKU) into the absolute
    quantity Amazon must hold (the ledger's position), chunked into as few
@@ -18,6 +18,10 @@ where it stopped and sends nothing twice in effect:
    messages and records what Amazon holds; Failure opens ``AMAZON_REJECTED`` on the exact return
    lines behind each rejected item (Amazon's code and message kept) and puts the other items back
    for the next cycle; a transaction Processing past the stuck limit opens ``AMAZON_STUCK``.
+   A cycle that pauses between polls (``cycle close``, the worker) confirms on a second thread
+   while it still sends: Amazon meters submissions and status reads apart, so a large cut-off's
+   polls need not wait for its last submission. A submission is polled only once its send is
+   recorded.
 
 What a whole run cost (requests, retries, 429s, rejected items) is added to its cycle's row, so
 ``/metrics`` reports the same figures from every process.
@@ -27,11 +31,13 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import zip_longest
 from typing import Any, Protocol
 
 from returnbridge.domain.errors import AmazonRequestRejected, AmazonUnavailable, ExceptionCode
@@ -196,6 +202,13 @@ class CycleReport:
     min_calls: int = 0
     calls: AmazonCalls | None = None  # what the whole run cost; None: the connector does not count
 
+    def add_confirmed(self, other: CycleReport) -> None:
+        """Take in what a confirm run beside the sending found (not its ``processing``: the
+        rounds after the sending count that again)."""
+        for name in ("succeeded", "failed", "stuck", "rejected_lines", "rejected_items",
+                     "already_held"):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
 
 class ClearingCycle:
     """Prepare, send and confirm the inventory updates of one cut-off."""
@@ -339,9 +352,11 @@ class ClearingCycle:
             report.min_calls += 1
 
     def send(self, report: CycleReport) -> None:
-        """Send every prepared submission, oldest first; Amazon unreachable leaves the rest."""
+        """Send every prepared submission, oldest first for each operation, the operations
+        taking turns: each has its own rate limit, so an inventory update goes while the
+        credit notes' bucket refills. Amazon unreachable leaves the rest."""
         with self.stores() as store:
-            prepared = store.submissions(["prepared"])
+            prepared = _taking_turns(store.submissions(["prepared"]))
         for index, submission in enumerate(prepared):
             try:
                 transaction_id = self._submit(submission)
@@ -420,7 +435,10 @@ class ClearingCycle:
         report = CycleReport()
         before = self.meter() if self.meter is not None else None
         self.prepare(report)
-        self.send(report)
+        if pause is None:
+            self.send(report)
+        else:
+            self._send_confirming_meanwhile(report, pause_seconds)
         for round_no in range(poll_rounds):
             self.confirm(report)
             if not report.processing:
@@ -439,6 +457,34 @@ class ClearingCycle:
                 if cycle_id is not None and not report.processing and not report.unsent:
                     store.close_cycle(cycle_id, self.clock())
         return report
+
+    def _send_confirming_meanwhile(self, report: CycleReport, pause_seconds: float) -> None:
+        """Send every prepared submission while a second thread confirms those already sent,
+        a round every ``pause_seconds``. Amazon meters submissions and status reads apart (each
+        operation its own usage plan), so the polls of a large cut-off run beside its sends
+        instead of after the last of them: a backlog drains in about the time its submissions
+        take. A submission is polled only once its send is recorded, as before."""
+        sending_done = threading.Event()
+        confirmed = CycleReport()
+        failures: list[BaseException] = []
+
+        def confirm_meanwhile() -> None:
+            try:
+                while not sending_done.wait(pause_seconds):
+                    self.confirm(confirmed)
+            except BaseException as exc:  # handed to the sending thread, raised there
+                failures.append(exc)
+
+        poller = threading.Thread(target=confirm_meanwhile, name="cycle-confirm", daemon=True)
+        poller.start()
+        try:
+            self.send(report)
+        finally:
+            sending_done.set()
+            poller.join()
+        report.add_confirmed(confirmed)
+        if failures:
+            raise failures[0]
 
     # ------------------------------------------------------------- the unhappy paths
     def _refused(
@@ -536,6 +582,15 @@ class ClearingCycle:
                     ExceptionCode.AMAZON_STUCK,
                 )
         report.stuck += 1
+
+
+def _taking_turns(submissions: Sequence[Submission]) -> list[Submission]:
+    """One of each operation in turn, each operation's own in their order."""
+    by_operation: dict[str, list[Submission]] = defaultdict(list)
+    for submission in submissions:
+        by_operation[submission.operation].append(submission)
+    turns = zip_longest(*by_operation.values())
+    return [submission for turn in turns for submission in turn if submission is not None]
 
 
 def _items(submission: Submission) -> list[str]:

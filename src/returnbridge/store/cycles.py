@@ -12,6 +12,7 @@ from sqlalchemy import Engine, and_, bindparam, func, insert, select, tuple_, up
 
 from returnbridge.services.cycles import AmazonCalls, Change, Submission
 from returnbridge.services.ports import TransactionError
+from returnbridge.store.bulk import execute_many
 from returnbridge.store.sql import SqlStore, aware_or_none, transaction
 from returnbridge.store.tables import (
     amazon_positions,
@@ -177,7 +178,8 @@ class SqlCycleStore(SqlStore):
             },
         )
         if documents:
-            self.conn.execute(
+            execute_many(
+                self.conn,
                 SET_SUBMISSION_AND_DOCUMENT,
                 [
                     {"outbox_id": i, "submission": submission_id, "number": documents[i]}
@@ -185,7 +187,8 @@ class SqlCycleStore(SqlStore):
                 ],
             )
         elif outbox_ids:
-            self.conn.execute(
+            execute_many(
+                self.conn,
                 SET_SUBMISSION,
                 [{"outbox_id": i, "submission": submission_id} for i in sorted(outbox_ids)],
             )

@@ -81,9 +81,15 @@ class CallStats:
     rejected_requests: int = 0
     status_polls: int = 0
     token_requests: int = 0
+    # A clearing cycle sends on one thread and polls on another: counts go up under a lock.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
 
     def as_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
 
 
 def token_client_class(lwa_url: str, stats: CallStats) -> type[AccessTokenClient]:
@@ -102,7 +108,7 @@ def token_client_class(lwa_url: str, stats: CallStats) -> type[AccessTokenClient
             with lock:
                 if shared["token"] is None or time.monotonic() >= shared["expires"]:
                     url = self.scheme + self.host + self.path
-                    stats.token_requests += 1
+                    stats.count("token_requests")
                     token = self._request(url, self.data, self.headers)
                     # Refresh a minute early, so no request carries a token about to lapse.
                     lifetime = max(1, int(token.get("expires_in", 3600)) - 60)
@@ -236,16 +242,16 @@ class SpApiVendor:
         for attempt in range(self.retry.attempts):
             self._token_first()
             if poll:
-                self.stats.status_polls += 1
+                self.stats.count("status_polls")
             else:
-                self.stats.calls += 1
+                self.stats.count("calls")
                 if attempt:
-                    self.stats.retries += 1
+                    self.stats.count("retries")
             try:
                 with self.limiter.paced(operation):
                     response = request()
             except SellingApiBadRequestException as exc:
-                self.stats.rejected_requests += 1
+                self.stats.count("rejected_requests")
                 errors = tuple(
                     (e.get("code", ""), e.get("message", ""), e.get("details", ""))
                     for e in (exc.error or [])
@@ -264,15 +270,15 @@ class SpApiVendor:
             except RETRYABLE as exc:
                 if isinstance(exc, SellingApiRequestThrottledException):
                     if poll:
-                        self.stats.throttled_polls += 1
+                        self.stats.count("throttled_polls")
                     else:
-                        self.stats.throttled += 1
+                        self.stats.count("throttled")
                     self.limiter.drain(operation)
                 else:
-                    self.stats.server_errors += 1
+                    self.stats.count("server_errors")
                 last = exc
             except httpx.TransportError as exc:
-                self.stats.connection_errors += 1
+                self.stats.count("connection_errors")
                 last = exc
             except SellingApiException as exc:
                 raise AmazonUnavailable(f"Amazon answered {operation} with {exc!r}") from exc
