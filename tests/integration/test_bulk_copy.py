@@ -3,6 +3,7 @@ of the table's INSERT stores; a batch's events marked in one statement as MARK_I
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Engine,
     Integer,
     MetaData,
     String,
@@ -70,7 +72,7 @@ def _stored(url: str, copy: bool, with_count: bool) -> list[Any]:
                 bulk.insert_many(conn, items, _rows(30, with_count))
             else:
                 conn.execute(insert(items), _rows(30, with_count))
-            return conn.execute(select(items).order_by(items.c.id)).all()
+            return list(conn.execute(select(items).order_by(items.c.id)).all())
     finally:
         meta.drop_all(engine)
         engine.dispose()
@@ -89,31 +91,29 @@ def test_copy_stores_what_an_executemany_stores(postgres_url: str, with_count: b
     assert by_name["item-6"].count == (6 if with_count else 7)
 
 
-def test_insert_many_goes_through_copy_on_postgresql(postgres_url: str) -> None:
+@pytest.fixture
+def items_engine(postgres_url: str) -> Iterator[Engine]:
+    """An engine on a fresh database holding the ``items`` table."""
     engine = create_engine(postgres_url)
     meta.create_all(engine)
-    try:
-        with engine.connect() as conn:
-            plan = bulk._copy_plan(conn, items, ("name", "body", "flag", "at"))
-            assert plan is not None and plan.sql.startswith("COPY items (")
-            # a key that is no column of the table is SQLAlchemy's to refuse
-            assert bulk._copy_plan(conn, items, ("name", "nope")) is None
-    finally:
-        meta.drop_all(engine)
-        engine.dispose()
+    yield engine
+    meta.drop_all(engine)
+    engine.dispose()
 
 
-def test_a_key_taken_meanwhile_is_sqlalchemys_integrity_error(postgres_url: str) -> None:
-    engine = create_engine(postgres_url)
-    meta.create_all(engine)
-    try:
-        with pytest.raises(IntegrityError), engine.begin() as conn:
-            bulk.insert_many(conn, items, _rows(3, True) + _rows(1, True))  # item-0 twice
-        with engine.connect() as conn:  # the transaction rolled back whole
-            assert conn.execute(select(items)).all() == []
-    finally:
-        meta.drop_all(engine)
-        engine.dispose()
+def test_insert_many_goes_through_copy_on_postgresql(items_engine: Engine) -> None:
+    with items_engine.connect() as conn:
+        plan = bulk._copy_plan(conn, items, ("name", "body", "flag", "at"))
+        assert plan is not None and plan.sql.startswith("COPY items (")
+        # a key that is no column of the table is SQLAlchemy's to refuse
+        assert bulk._copy_plan(conn, items, ("name", "nope")) is None
+
+
+def test_a_key_taken_meanwhile_is_sqlalchemys_integrity_error(items_engine: Engine) -> None:
+    with pytest.raises(IntegrityError), items_engine.begin() as conn:
+        bulk.insert_many(conn, items, _rows(3, True) + _rows(1, True))  # item-0 twice
+    with items_engine.connect() as conn:  # the transaction rolled back whole
+        assert conn.execute(select(items)).all() == []
 
 
 def test_one_statement_marks_events_as_an_executemany_does(postgres_url: str) -> None:
