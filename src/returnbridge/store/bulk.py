@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table, insert
 from sqlalchemy.exc import DBAPIError
 
 _FROM_ROW = object()
+P = TypeVar("P")
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,7 @@ def execute_many(conn: Connection, statement: Any, rows: Sequence[dict[str, Any]
     """Execute ``statement`` once per row of ``rows`` (all with the same keys)."""
     if not rows:
         return
-    keys = tuple(rows[0])
-    cache_key = (statement, conn.dialect.name, keys)
-    if cache_key not in _plans:
-        _plans[cache_key] = _plan(conn, statement, keys)
-    plan = _plans[cache_key]
+    plan = _cached(_plans, _plan, conn, statement, tuple(rows[0]))
     if plan is None:
         conn.execute(statement, list(rows))
         return
@@ -57,6 +54,20 @@ def execute_many(conn: Connection, statement: Any, rows: Sequence[dict[str, Any]
         for row in rows
     ]
     conn.exec_driver_sql(plan.sql, params)
+
+
+def _cached(
+    cache: dict[tuple[Any, str, tuple[str, ...]], P | None],
+    make: Callable[[Connection, Any, tuple[str, ...]], P | None],
+    conn: Connection,
+    target: Any,
+    keys: tuple[str, ...],
+) -> P | None:
+    """The plan for ``target`` with these row keys on this dialect, made once."""
+    cache_key = (target, conn.dialect.name, keys)
+    if cache_key not in cache:
+        cache[cache_key] = make(conn, target, keys)
+    return cache[cache_key]
 
 
 def _plan(conn: Connection, statement: Any, keys: tuple[str, ...]) -> _Plan | None:
@@ -100,11 +111,7 @@ def insert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     table's own sequence follow the rows' order, as an executemany's do."""
     if not rows:
         return
-    keys = tuple(rows[0])
-    cache_key = (table, conn.dialect.name, keys)
-    if cache_key not in _copy_plans:
-        _copy_plans[cache_key] = _copy_plan(conn, table, keys)
-    plan = _copy_plans[cache_key]
+    plan = _cached(_copy_plans, _copy_plan, conn, table, tuple(rows[0]))
     if plan is None:
         statement = _inserts.get(table)
         if statement is None:
