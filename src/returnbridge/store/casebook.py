@@ -3,11 +3,11 @@
 Applying an event reads its case (events, lines, stock, credit, journals, open exceptions) and
 writes what changed: a dozen statements per event when each goes to the database. A
 ``CaseBook`` loads the state of a batch's cases with one statement per table, keeps it in
-memory, updated as each event is applied, and writes the batch's rows with one executemany per
-table when the transaction ends. The outcome is the rows a one-at-a-time run writes: they are
-inserted in the order they were decided (so they get the same ids), and the ids needed before
-then (a new line's, a journal entry's, an exception's) are provisional negative numbers,
-replaced as the rows are written.
+memory, updated as each event is applied, and writes the batch's rows with one statement per
+table when the transaction ends (an executemany on SQLite, ``COPY`` on PostgreSQL). The
+outcome is the rows a one-at-a-time run writes: they are inserted in the order they were
+decided (so they get the same ids), and the ids needed before then (a new line's, a journal
+entry's, an exception's) are provisional negative numbers, replaced as the rows are written.
 
 Only the transaction that holds a batch's cases (its claim and locks) uses a book, so what it
 holds cannot go stale: nobody else writes those cases until it commits. Whatever the book was not
