@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table, insert
@@ -103,7 +104,12 @@ class _CopyPlan:
 
 
 _copy_plans: dict[tuple[Table, str, tuple[str, ...]], _CopyPlan | None] = {}
-_inserts: dict[Table, Any] = {}
+
+
+@cache
+def insert_into(table: Table) -> Any:
+    """The plain INSERT of a table, built once (SQLAlchemy caches statements by identity)."""
+    return insert(table)
 
 
 def insert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -113,10 +119,7 @@ def insert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         return
     plan = _cached(_copy_plans, _copy_plan, conn, table, tuple(rows[0]))
     if plan is None:
-        statement = _inserts.get(table)
-        if statement is None:
-            statement = _inserts[table] = insert(table)
-        execute_many(conn, statement, rows)
+        execute_many(conn, insert_into(table), rows)
         return
     slots = plan.slots
     copy_rows(
@@ -151,6 +154,8 @@ def _copy_plan(conn: Connection, table: Table, keys: tuple[str, ...]) -> _CopyPl
     dialect = conn.dialect
     if dialect.name != "postgresql" or dialect.driver != "psycopg":
         return None
+    if not set(keys) <= set(table.columns.keys()):
+        return None  # a key that is not a column: let SQLAlchemy say so
     slots: list[tuple[str | None, Callable[[Any], Any] | None, Any]] = []
     names = []
     for column in table.columns:
@@ -165,7 +170,5 @@ def _copy_plan(conn: Connection, table: Table, keys: tuple[str, ...]) -> _CopyPl
         else:
             continue  # the server's default (a serial id, a server_default) or NULL
         names.append(dialect.identifier_preparer.quote(column.name))
-    if len(slots) - sum(1 for key, _, _ in slots if key is None) != len(keys):
-        return None  # a key that is not a column: let SQLAlchemy say so
     sql = f"COPY {dialect.identifier_preparer.format_table(table)} ({', '.join(names)}) FROM STDIN"
     return _CopyPlan(sql, tuple(slots))

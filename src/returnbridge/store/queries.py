@@ -6,7 +6,6 @@ statements the pipeline runs per event live here as module constants with bind p
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, text, update
@@ -189,12 +188,6 @@ CASE_OF_ORDER = (
     .order_by(return_cases.c.id)
     .limit(1)
 )
-
-
-@cache
-def insert_into(table: Any) -> Any:
-    """The plain INSERT of a table, built once (statements are cached by identity)."""
-    return insert(table)
 
 
 INSERT_CASE = insert(return_cases)

@@ -31,7 +31,7 @@ from returnbridge.services.ports import (
 )
 from returnbridge.store import queries as q
 from returnbridge.store.audit_log import append_audit
-from returnbridge.store.bulk import copy_rows, execute_many, insert_many
+from returnbridge.store.bulk import copy_rows, insert_many
 from returnbridge.store.casebook import CaseBook
 from returnbridge.store.tables import (
     case_events,
@@ -140,7 +140,7 @@ class SqlStore:
         # so the ids it would give are the ones after the largest: given explicitly, they go
         # in one executemany.
         with_ids = [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
-        execute_many(self.conn, q.insert_into(table), with_ids)
+        insert_many(self.conn, table, with_ids)
         return ids
 
     def _copy(self, table: Any, ids: list[int], rows: list[dict[str, Any]]) -> None:
