@@ -32,7 +32,7 @@ from returnbridge.observability.logging import configure
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], list[Result]]] = {
     "spapi": lambda a: bench_spapi.run(a.quick, a.returns),
     "webhooks": lambda a: bench_webhooks.run(a.quick, a.webhooks),
-    "pipeline": lambda a: bench_pipeline.run(a.quick, a.events, a.pg_events),
+    "pipeline": lambda a: bench_pipeline.run(a.quick, a.events),
     "csv": lambda a: bench_csv.run(a.quick, a.rows),
     "claim": lambda a: bench_claim.run(a.quick, a.jobs),
     "backlog": lambda a: bench_backlog.run(a.quick, a.backlog),
@@ -74,7 +74,6 @@ def main() -> int:
     parser.add_argument("--only", choices=sorted(BENCHMARKS), action="append")
     parser.add_argument("--quick", action="store_true", help="small sizes, about a minute")
     parser.add_argument("--events", type=int, help="pipeline: events to ingest and process")
-    parser.add_argument("--pg-events", type=int, help="pipeline: events on PostgreSQL")
     parser.add_argument("--webhooks", type=int, help="webhooks: deliveries to post")
     parser.add_argument("--returns", type=int, help="spapi: returns in the demo day")
     parser.add_argument("--rows", type=int, help="csv: rows of the generated ZigZag export")

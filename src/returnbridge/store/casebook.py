@@ -64,8 +64,19 @@ class _Line:
     journal: PostedJournal | None = None
     credit_movements: int = 0
     credit: dict[tuple[str, int, str], int] = field(default_factory=dict)
+    # what posted() last returned; whoever changes the fields above sets it back to None
+    _posted: PostedLine | None = field(default=None, repr=False, compare=False)
+
+    def changed(self) -> _Line:
+        self._posted = None
+        return self
 
     def posted(self) -> PostedLine:
+        if self._posted is None:
+            self._posted = self._snapshot()
+        return self._posted
+
+    def _snapshot(self) -> PostedLine:
         return PostedLine(
             id=self.id,
             row=self.row,
@@ -349,7 +360,7 @@ class CaseBook:
             self._case(case_id).lines[line_id] = line
             return line_ref
         if row != posted.row:
-            self.lines[posted.id].row = row
+            self.lines[posted.id].changed().row = row
             if posted.id < 0:
                 self._new_lines[posted.id].update(row, updated_at=now)
             else:
@@ -358,14 +369,14 @@ class CaseBook:
 
     def add_movement(self, values: dict[str, Any]) -> None:
         self._movements.append(values)
-        line = self.lines[values["line_ref"]]
+        line = self.lines[values["line_ref"]].changed()
         line.stock_movements += 1
         position = (values["warehouse"], values["sku"])
         line.stock[position] = line.stock.get(position, 0) + values["quantity"]
 
     def add_credit_movement(self, values: dict[str, Any]) -> None:
         self._credits.append(values)
-        line = self.lines[values["line_ref"]]
+        line = self.lines[values["line_ref"]].changed()
         line.credit_movements += 1
         position = (values["sku"], values["unit_amount"], values["currency"])
         line.credit[position] = line.credit.get(position, 0) + values["quantity"]
@@ -375,7 +386,7 @@ class CaseBook:
     ) -> int:
         entry_id = self._provisional_id()
         self._journals.append((entry_id, values, postings))
-        line = self.lines[values["line_ref"]]
+        line = self.lines[values["line_ref"]].changed()
         line.journal_entries += 1
         reverses = values["reverses_id"]
         if reverses is not None and line.journal is not None and line.journal.id == reverses:

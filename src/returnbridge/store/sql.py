@@ -181,7 +181,8 @@ class SqlStore:
         if self._postgres:
             query = q.CLAIM_INBOX_SHARED
         params = {"limit": limit, "followers": followers}
-        return [InboxRow(**row._mapping) for row in self.conn.execute(query, params)]
+        # Every claim selects InboxRow's fields in its order: rows are built by position.
+        return [InboxRow(*row) for row in self.conn.execute(query, params)]
 
     def claim_inbox_row(self, inbox_id: int) -> InboxRow | None:
         """One event, if it is still pending and no other worker holds it."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,8 @@ LINE_FIELDS = {
     "disposition": "disposition",
 }
 MAX_FIELD = 1_000
+# bytes that are not UTF-8, as Python's surrogateescape reads them
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
 MAX_RAW_KEPT = 20_000_000
 
 
@@ -118,7 +121,7 @@ def _rows(path: Path, on_bytes: Callable[[int], None] | None) -> Iterator[_Row]:
             row = _Row(reader.line_num, {}, _raw_text(cells), event_id=guess)
             if len(cells) != len(header):
                 row.problem = f"has {len(cells)} cells, the header has {len(header)}"
-            elif any("\udc80" <= ch <= "\udcff" for c in cells for ch in c):
+            elif any(_NOT_UTF8.search(c) for c in cells):
                 row.problem = "is not valid UTF-8"
             else:
                 long = [

@@ -116,6 +116,12 @@ _AT_WAREHOUSE = {"return.received", "return.graded", "return.disposition_set"}
 def parse_wire(payload: str) -> WireEvent:
     if len(payload) > MAX_PAYLOAD:
         raise InvalidEvent(f"payload is {len(payload)} characters, over the {MAX_PAYLOAD} limit")
+    # pydantic reads the text itself (no dict in between: a worker decodes every event it
+    # applies); a payload it refuses is read again below, so the error says what it always did.
+    try:
+        return WireEvent.model_validate_json(payload)
+    except ValidationError:
+        pass
     try:
         data = json.loads(payload)
     except (json.JSONDecodeError, RecursionError) as exc:
