@@ -1,8 +1,9 @@
 """Draining a backlog of returns through the Amazon SP-API sandbox at Amazon's default limits.
 
 A fresh interpreter writes N returns' worth of Amazon messages into a fresh SQLite database,
-serves the SP-API sandbox on loopback with the usage plans of Amazon's models (rate and burst
-as published, ``rate_multiplier`` 1), and runs clearing cycles as ``returnbridge cycle close``
+starts the SP-API sandbox (``returnbridge sandbox amazon``, a process of its own, as Amazon is
+elsewhere) on loopback with the usage plans of Amazon's models (rate and burst as published,
+``rate_multiplier`` 1), and runs clearing cycles as ``returnbridge cycle close``
 runs them until no Amazon message in the outbox is left unsent.
 
 The backlog is written in bulk (``executemany``), not through the pipeline (N returns are some
@@ -35,10 +36,14 @@ import argparse
 import hashlib
 import json
 import random
+import socket
+import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -75,7 +80,8 @@ def run(quick: bool, returns: int | None = None) -> list[Result]:
         "returns": returns,
         "messages": child["messages"],
         "database": "sqlite (file, WAL)",
-        "sandbox": "loopback, in process, Amazon's default usage plans",
+        "sandbox": "loopback, a process of its own (returnbridge sandbox amazon), Amazon's"
+        " default usage plans",
         "usage_plans": child["usage_plans"],
         "setup_seconds": round(child["setup_seconds"], 1),
     }
@@ -125,7 +131,7 @@ def run(quick: bool, returns: int | None = None) -> list[Result]:
             f"{child['prepare_cpu_seconds']:.1f} s of CPU); {sent} sends in "
             f"{child['send_seconds']:.1f} s (allowed {child['send_allowed_seconds']:.1f} s); "
             f"{polled} polls in {child['confirm_seconds']:.1f} s (allowed "
-            f"{child['confirm_allowed_seconds']:.1f} s); the process (sandbox included) used "
+            f"{child['confirm_allowed_seconds']:.1f} s); the drain's process used "
             f"{child['drain_cpu_seconds']:.0f} s of CPU",
         ),
         Result(
@@ -441,9 +447,8 @@ def child(returns: int, sample: int) -> None:
 
     from returnbridge.bootstrap import bootstrap
     from returnbridge.config import Settings
-    from returnbridge.entrypoints.cli.demo_amazon import sandbox_env
     from returnbridge.sandboxes.amazon.config import SandboxConfig
-    from returnbridge.sandboxes.amazon.server import start_sandbox
+    from returnbridge.sandboxes.amazon.state import AmazonSandbox
     from returnbridge.services.cycles import CycleReport
     from returnbridge.store.cycles import cycle_transaction
     from returnbridge.store.migrate import upgrade
@@ -453,17 +458,21 @@ def child(returns: int, sample: int) -> None:
     # each transaction's outcome shows at its first status read, so one poll settles it.
     config = SandboxConfig(seed=7, polls_until_final=0)
     assert config.rate_multiplier == 1.0, "the benchmark runs at Amazon's default rate limits"
+    # The sandbox serves from a process of its own, as Amazon does from elsewhere: in the
+    # drain's process its request checks would take the interpreter lock from the cycle.
     with (
         tempfile.TemporaryDirectory(prefix="rb-bench-backlog-") as tmp,
-        start_sandbox(config) as running,
+        _sandbox_process(config, Path(tmp) / "sandbox.log") as url,
     ):
-        env = {k.removeprefix("RETURNBRIDGE_").lower(): v for k, v in sandbox_env(running).items()}
+        env = {k.removeprefix("RETURNBRIDGE_").lower(): v for k, v in _vendor_env(url).items()}
         rb = bootstrap(Settings(database_url=f"sqlite:///{Path(tmp) / 'bench.db'}", **env))
         started = time.perf_counter()
         upgrade(rb.engine)
         backlog = write_backlog(rb.engine, returns, sample, rb.clock())
         setup_seconds = time.perf_counter() - started
-        sandbox = running.sandbox
+        # the plans of a sandbox with the running one's configuration (checked), read from it
+        sandbox = AmazonSandbox(config)
+        assert _sandbox_state(url)["config"] == config.public_dict()
         plans = {op: sandbox.usage_plan(op) for op in sandbox.catalog}
         vendor = rb.amazon_vendor()
         reports: list[CycleReport] = []
@@ -502,7 +511,7 @@ def child(returns: int, sample: int) -> None:
                     func.max(sub.final_at),
                 )
             ).one()
-        counters = {op: sandbox.counters[op].as_dict() for op in sandbox.catalog}
+        counters = _sandbox_state(url)["counters"]
         burst = max(plans[op][1] for op in SUBMIT.values())
         naive = post_each_alone(rb.engine, vendor, backlog.sample, rb.clock(), burst)
         vendor.close()
@@ -548,6 +557,73 @@ def child(returns: int, sample: int) -> None:
             }
         )
     )
+
+
+@contextmanager
+def _sandbox_process(config: Any, log: Path) -> Iterator[str]:
+    """``returnbridge sandbox amazon`` with ``config``'s seed and processing, in a child
+    process on a free loopback port (its output to ``log``), until the block ends; yields its
+    URL."""
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [
+        sys.executable,
+        "-m",
+        "returnbridge",
+        "sandbox",
+        "amazon",
+        "--port",
+        str(port),
+        "--seed",
+        str(config.seed),
+        "--polls-until-final",
+        str(config.polls_until_final),
+    ]
+    url = f"http://127.0.0.1:{port}"
+    with log.open("w") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{url}/_sandbox/state", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the sandbox did not start: {log.read_text()}") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)  # fmt: skip
+
+
+def _sandbox_state(url: str) -> dict[str, Any]:
+    import httpx
+
+    state: dict[str, Any] = httpx.get(f"{url}/_sandbox/state", timeout=30).json()
+    return state
+
+
+def _vendor_env(url: str) -> dict[str, str]:
+    """The RETURNBRIDGE_AMAZON_* settings that point returnbridge at the sandbox at ``url``."""
+    from returnbridge.sandboxes.amazon.config import (
+        DEFAULT_CLIENT_ID,
+        DEFAULT_CLIENT_SECRET,
+        DEFAULT_REFRESH_TOKEN,
+    )
+
+    return {
+        "RETURNBRIDGE_AMAZON_ENDPOINT": url,
+        "RETURNBRIDGE_AMAZON_LWA_URL": f"{url}/auth/o2/token",
+        "RETURNBRIDGE_AMAZON_CLIENT_ID": DEFAULT_CLIENT_ID,
+        "RETURNBRIDGE_AMAZON_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
+        "RETURNBRIDGE_AMAZON_REFRESH_TOKEN": DEFAULT_REFRESH_TOKEN,
+        "RETURNBRIDGE_AMAZON_SELLING_PARTY": "CASTORE",
+    }
 
 
 def _time_prepare(cycle: Any, spent: list[tuple[float, float]]) -> None:

@@ -479,3 +479,45 @@ def test_a_cycle_that_pauses_between_polls_confirms_while_it_still_sends(
         )
         closed = conn.execute(select(amazon_submissions.c.status)).scalars().all()
     assert statuses == {"sent"} and set(closed) == {"success"}
+
+
+class SlowCreditNotes:
+    """The vendor, with each credit-note submission taking 0.15 s more, and the order the
+    submissions came back in."""
+
+    def __init__(self, vendor: SpApiVendor) -> None:
+        self.vendor = vendor
+        self.sent: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(self.vendor, name)
+        if name not in ("submit_inventory", "submit_credit_notes"):
+            return attr
+
+        def call(*args: object) -> object:
+            if name == "submit_credit_notes":
+                time.sleep(0.15)
+            result = attr(*args)
+            self.sent.append(name)
+            return result
+
+        return call
+
+
+def test_inventory_updates_do_not_wait_behind_credit_notes(
+    rb: App, amazon: RunningSandbox, vendor: SpApiVendor
+) -> None:
+    """Each operation has its own sender: the inventory updates go out while the first credit
+    notes are still on their way (taking turns, each would wait for a credit note's answer)."""
+    a_day(rb)
+    slow = SlowCreditNotes(vendor)
+    report = cycle(rb, slow, items_per_call=1, invoices_per_call=1).close(
+        pause=time.sleep, pause_seconds=0.02
+    )
+    inventory = [i for i, name in enumerate(slow.sent) if name == "submit_inventory"]
+    credits = [i for i, name in enumerate(slow.sent) if name == "submit_credit_notes"]
+    assert len(inventory) >= 2 and len(credits) >= 2
+    assert inventory[-1] < credits[1]
+    assert report.sent == report.prepared == len(slow.sent)
+    assert report.succeeded == report.sent and report.processing == 0
+    assert dict(amazon.sandbox.stock) == ledger(rb)

@@ -143,7 +143,9 @@ class CycleStore(Protocol):
         credit-note number each message is given, for good (a resend carries the same)."""
         ...
 
-    def submissions(self, statuses: Sequence[str]) -> list[Submission]: ...
+    def submissions(
+        self, statuses: Sequence[str], operation: str | None = None
+    ) -> list[Submission]: ...
     def mark_submission(
         self,
         submission_id: int,
@@ -201,6 +203,11 @@ class CycleReport:
     overstated: int = 0  # lines whose credit nets below what Amazon already holds
     min_calls: int = 0
     calls: AmazonCalls | None = None  # what the whole run cost; None: the connector does not count
+
+    def add_sent(self, other: CycleReport) -> None:
+        """Take in what one operation's sender did."""
+        for name in ("sent", "unsent", "refused", "rejected_lines", "rejected_items"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def add_confirmed(self, other: CycleReport) -> None:
         """Take in what a confirm run beside the sending found (not its ``processing``: the
@@ -351,12 +358,13 @@ class ClearingCycle:
             report.prepared += 1
             report.min_calls += 1
 
-    def send(self, report: CycleReport) -> None:
-        """Send every prepared submission, oldest first for each operation, the operations
-        taking turns: each has its own rate limit, so an inventory update goes while the
-        credit notes' bucket refills. Amazon unreachable leaves the rest."""
+    def send(self, report: CycleReport, operation: str | None = None) -> None:
+        """Send every prepared submission (of ``operation``, or of all), oldest first for each
+        operation, the operations taking turns: each has its own rate limit, so an inventory
+        update goes while the credit notes' bucket refills. Amazon unreachable leaves the
+        rest."""
         with self.stores() as store:
-            prepared = _taking_turns(store.submissions(["prepared"]))
+            prepared = _taking_turns(store.submissions(["prepared"], operation))
         for index, submission in enumerate(prepared):
             try:
                 transaction_id = self._submit(submission)
@@ -384,10 +392,11 @@ class ClearingCycle:
         ]
         return self.vendor.submit_inventory(submission.warehouse or "", positions)
 
-    def confirm(self, report: CycleReport) -> None:
-        """Poll every sent transaction once; settle those that reached a final status."""
+    def confirm(self, report: CycleReport, operation: str | None = None) -> None:
+        """Poll every sent transaction (of ``operation``, or of all) once; settle those that
+        reached a final status."""
         with self.stores() as store:
-            sent = store.submissions(["sent"])
+            sent = store.submissions(["sent"], operation)
         report.processing = 0
         for submission in sent:
             assert submission.transaction_id is not None
@@ -459,30 +468,50 @@ class ClearingCycle:
         return report
 
     def _send_confirming_meanwhile(self, report: CycleReport, pause_seconds: float) -> None:
-        """Send every prepared submission while a second thread confirms those already sent,
-        a round every ``pause_seconds``. Amazon meters submissions and status reads apart (each
-        operation its own usage plan), so the polls of a large cut-off run beside its sends
-        instead of after the last of them: a backlog drains in about the time its submissions
+        """Send every prepared submission while confirming those already sent (a round every
+        ``pause_seconds``): per operation, a thread that sends and one that polls. Amazon meters
+        each operation apart (its own usage plan), so a large cut-off's inventory updates,
+        credit notes and their status reads go side by side, none waiting for another's
+        bucket or answers: a backlog drains in about the time its slowest operation's calls
         take. A submission is polled only once its send is recorded, as before."""
         sending_done = threading.Event()
-        confirmed = CycleReport()
         failures: list[BaseException] = []
+        operations = (INVENTORY, CREDIT_NOTES)
+        sent = {operation: CycleReport() for operation in operations}
+        confirmed = {operation: CycleReport() for operation in operations}
 
-        def confirm_meanwhile() -> None:
+        def send(operation: str) -> None:
             try:
-                while not sending_done.wait(pause_seconds):
-                    self.confirm(confirmed)
-            except BaseException as exc:  # handed to the sending thread, raised there
+                self.send(sent[operation], operation)
+            except BaseException as exc:  # handed to the calling thread, raised there
                 failures.append(exc)
 
-        poller = threading.Thread(target=confirm_meanwhile, name="cycle-confirm", daemon=True)
-        poller.start()
+        def confirm(operation: str) -> None:
+            try:
+                while not sending_done.wait(pause_seconds):
+                    self.confirm(confirmed[operation], operation)
+            except BaseException as exc:
+                failures.append(exc)
+
+        senders = [
+            threading.Thread(target=send, args=(op,), name=f"cycle-send-{op}") for op in operations
+        ]
+        pollers = [
+            threading.Thread(target=confirm, args=(op,), name=f"cycle-confirm-{op}", daemon=True)
+            for op in operations
+        ]
         try:
-            self.send(report)
+            for thread in (*pollers, *senders):
+                thread.start()
         finally:
+            for thread in senders:
+                thread.join()
             sending_done.set()
-            poller.join()
-        report.add_confirmed(confirmed)
+            for thread in pollers:
+                thread.join()
+        for operation in operations:
+            report.add_sent(sent[operation])
+            report.add_confirmed(confirmed[operation])
         if failures:
             raise failures[0]
 

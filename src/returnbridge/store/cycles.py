@@ -194,12 +194,13 @@ class SqlCycleStore(SqlStore):
             )
         return submission_id
 
-    def submissions(self, statuses: Sequence[str]) -> list[Submission]:
-        rows = self.conn.execute(
-            select(amazon_submissions)
-            .where(amazon_submissions.c.status.in_(statuses))
-            .order_by(amazon_submissions.c.id)
-        )
+    def submissions(
+        self, statuses: Sequence[str], operation: str | None = None
+    ) -> list[Submission]:
+        query = select(amazon_submissions).where(amazon_submissions.c.status.in_(statuses))
+        if operation is not None:
+            query = query.where(amazon_submissions.c.operation == operation)
+        rows = self.conn.execute(query.order_by(amazon_submissions.c.id))
         return [
             Submission(
                 r.id,
