@@ -598,7 +598,7 @@ def _sandbox_process(config: Any, log: Path) -> Iterator[str]:
         yield url
     finally:
         proc.terminate()
-        proc.wait(timeout=30)  # fmt: skip
+        proc.wait(timeout=30)
 
 
 def _sandbox_state(url: str) -> dict[str, Any]:
