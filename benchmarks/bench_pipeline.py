@@ -294,7 +294,7 @@ def child_ingest(events: int, url: str) -> None:
 
 
 def child_fill(url: str, source: str) -> None:
-    """A new PostgreSQL database with the template's inbox (and the exceptions of its unreadable
+    """A new PostgreSQL database with the SQLite inbox (and the exceptions of its unreadable
     events), row for row with the same ids, written with ``COPY``; the same master data."""
     from events import day_for, load_master_data
     from sqlalchemy import create_engine, select, text
@@ -310,8 +310,8 @@ def child_fill(url: str, source: str) -> None:
     upgrade(rb.engine)
     with tempfile.TemporaryDirectory(prefix="rb-bench-catalog-") as tmp:
         load_master_data(rb, day_for(BASE_RETURNS * 4, SEED)[0], Path(tmp))
-    template = create_engine(source)
-    with template.connect() as src, rb.engine.begin() as dst:
+    sqlite = create_engine(source)
+    with sqlite.connect() as src, rb.engine.begin() as dst:
         for table in (inbox, exceptions):
             query = select(table).order_by(table.c.id)
             rows = src.execution_options(yield_per=10_000).execute(query)
@@ -323,7 +323,7 @@ def child_fill(url: str, source: str) -> None:
         store.analyze_inbox()  # as `returnbridge import` does at the end of a bulk load
     with rb.engine.connect() as conn:
         pending = conn.execute(text("SELECT count(*) FROM inbox WHERE status = 'pending'")).scalar()
-    template.dispose()
+    sqlite.dispose()
     rb.close()
     print(json.dumps({"pending": pending, "seconds": round(time.perf_counter() - started, 1)}))
 
@@ -349,7 +349,7 @@ if __name__ == "__main__":
     parser.add_argument("step", choices=["ingest", "drain", "fill"])
     parser.add_argument("--events", type=int, default=1_000)
     parser.add_argument("--db", required=True)
-    parser.add_argument("--source", help="fill: the SQLite template's URL")
+    parser.add_argument("--source", help="fill: the SQLite inbox's URL")
     args = parser.parse_args()
     if not args.child:
         sys.exit("run through benchmarks/run.py")

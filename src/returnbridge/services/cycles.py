@@ -18,10 +18,10 @@ crash anywhere resumes where it stopped and sends nothing twice in effect:
    messages and records what Amazon holds; Failure opens ``AMAZON_REJECTED`` on the exact return
    lines behind each rejected item (Amazon's code and message kept) and puts the other items back
    for the next cycle; a transaction Processing past the stuck limit opens ``AMAZON_STUCK``.
-   A cycle that pauses between polls (``cycle close``, the worker) confirms on a second thread
-   while it still sends: Amazon meters submissions and status reads apart, so a large cut-off's
-   polls need not wait for its last submission. A submission is polled only once its send is
-   recorded.
+   A cycle that pauses between polls (``cycle close``, the worker) runs a sender and a poller
+   per operation: Amazon meters each operation apart, so a large cut-off's polls need not wait
+   for its last submission, nor one operation for another's. A submission is polled only once
+   its send is recorded.
 
 What a whole run cost (requests, retries, 429s, rejected items) is added to its cycle's row, so
 ``/metrics`` reports the same figures from every process.
@@ -505,10 +505,12 @@ class ClearingCycle:
                 thread.start()
         finally:
             for thread in senders:
-                thread.join()
+                if thread.ident is not None:  # started
+                    thread.join()
             sending_done.set()
             for thread in pollers:
-                thread.join()
+                if thread.ident is not None:
+                    thread.join()
         for operation in operations:
             report.add_sent(sent[operation])
             report.add_confirmed(confirmed[operation])
