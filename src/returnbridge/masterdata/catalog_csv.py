@@ -8,13 +8,12 @@ Columns (header row required, order free): ``sku`` (required), ``asin``, ``ean``
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 from returnbridge.domain.catalog import Catalog, CatalogItem, asin_key, gtin_key
 from returnbridge.domain.errors import CatalogAmbiguity, MasterDataError
 from returnbridge.domain.money import Money, parse_minor_units
+from returnbridge.masterdata.csv_file import dict_reader
 
 REQUIRED = ("sku", "unit_cost", "currency")
 KNOWN = (*REQUIRED, "asin", "ean", "aliases", "active", "non_inventory", "description")
@@ -36,26 +35,7 @@ def _flag(value: str, default: bool) -> bool:
 
 def read_catalog(path: Path) -> list[CatalogItem]:
     """Every item of the file, or a ``MasterDataError`` listing every bad cell found."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise MasterDataError(f"{path}: cannot be read ({exc.strerror})") from exc
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line_no = data.count(b"\n", 0, exc.start) + 1
-        raise MasterDataError(
-            f"{path.name} row {line_no}: not UTF-8 text (byte {exc.start}: {data[exc.start]:#04x})"
-        ) from exc
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip().lower() for h in reader.fieldnames or []]
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise MasterDataError(f"{path.name}: header lacks column(s) {', '.join(missing)}")
-    unknown = [c for c in header if c not in KNOWN]
-    if unknown:
-        raise MasterDataError(f"{path.name}: unknown column(s) {', '.join(unknown)}")
-    reader.fieldnames = header
+    reader = dict_reader(path, REQUIRED, KNOWN, MasterDataError)
     items: list[CatalogItem] = []
     errors: list[str] = []
     for row in reader:

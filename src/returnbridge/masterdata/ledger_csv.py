@@ -19,6 +19,7 @@ from typing import Any
 from returnbridge.domain.audit_gaps import LedgerLine
 from returnbridge.domain.errors import MasterDataError
 from returnbridge.domain.money import parse_minor_units
+from returnbridge.masterdata.csv_file import checked_header, read_text
 
 REQUIRED = ("journal_id", "posted_on", "account", "debit", "credit", "currency")
 KNOWN = (*REQUIRED, "reference", "description")
@@ -53,15 +54,7 @@ def _amount(text: str) -> int:
 
 def read_ledger(path: Path) -> list[LedgerLine]:
     """Every line of the file, or a ``LedgerFileError`` listing the first bad cells found."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise LedgerFileError(f"{path}: cannot be read ({exc.strerror})") from exc
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line_no = data.count(b"\n", 0, exc.start) + 1
-        raise LedgerFileError(f"{path.name} row {line_no}: not UTF-8 text") from exc
+    text = read_text(path, LedgerFileError)
     try:
         return _lines(path, csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
@@ -70,15 +63,10 @@ def read_ledger(path: Path) -> list[LedgerLine]:
 
 def _lines(path: Path, reader: Any) -> list[LedgerLine]:
     try:
-        header = [h.strip().lower() for h in next(reader)]
+        first = next(reader)
     except StopIteration:
         raise LedgerFileError(f"{path.name}: the file is empty") from None
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise LedgerFileError(f"{path.name}: header lacks column(s) {', '.join(missing)}")
-    unknown = [c for c in header if c not in KNOWN]
-    if unknown:
-        raise LedgerFileError(f"{path.name}: unknown column(s) {', '.join(unknown)}")
+    header = checked_header(path, first, REQUIRED, KNOWN, LedgerFileError)
     repeated = sorted({c for c in header if header.count(c) > 1})
     if repeated:
         raise LedgerFileError(f"{path.name}: column(s) {', '.join(repeated)} repeated")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from returnbridge.domain.errors import MasterDataError
 from returnbridge.domain.mappings import (
@@ -17,6 +16,7 @@ from returnbridge.domain.mappings import (
     Route,
     normalize_code,
 )
+from returnbridge.masterdata.toml_file import read_text, validated
 
 DEFAULT_MAPPINGS = Path(__file__).resolve().parent.parent / "data" / "mappings.toml"
 
@@ -62,18 +62,7 @@ def _clashing_keys(raw: _MappingsFile) -> list[tuple[str, list[str]]]:
 
 
 def parse_mappings(text: str, name: str = "mappings.toml") -> Mappings:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise MasterDataError(f"{name}: not valid TOML: {exc}") from exc
-    try:
-        raw = _MappingsFile.model_validate(data)
-    except ValidationError as exc:
-        detail = "; ".join(
-            f"{name}: field '{'.'.join(str(p) for p in err['loc'])}': {err['msg']}"
-            for err in exc.errors()
-        )
-        raise MasterDataError(detail) from exc
+    raw = validated(text, name, _MappingsFile)
     problems = [
         f"{name}: field '{table}': keys {', '.join(repr(k) for k in keys)} differ only in case "
         "or spaces; codes compare without them, so keep one"
@@ -119,10 +108,4 @@ def parse_mappings(text: str, name: str = "mappings.toml") -> Mappings:
 
 
 def read_mappings(path: Path) -> Mappings:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise MasterDataError(f"{path.name}: not UTF-8 text (byte {exc.start})") from exc
-    except OSError as exc:
-        raise MasterDataError(f"{path}: cannot be read ({exc.strerror})") from exc
-    return parse_mappings(text, path.name)
+    return parse_mappings(read_text(path), path.name)
