@@ -11,11 +11,13 @@ from returnbridge.services.alert_rules import (
     AlertThresholds,
     CreditAge,
     QueueFacts,
+    StockHold,
     UnmappedCode,
     evaluate,
 )
 from returnbridge.services.alerts import Alert, cycle_alerts
 from returnbridge.services.cycles import CycleReport
+from returnbridge.services.stock_sync import HOLD_CODES
 
 NOW = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
 LONG_AGO = NOW - timedelta(days=90)
@@ -36,6 +38,7 @@ def every_alert_fired() -> list[Alert]:
         erp_undelivered=1,
         erp_undelivered_batch="erp-1-2",
         amazon_oldest_change=LONG_AGO,
+        stock_holds=tuple(StockHold(code, "AMZ-UK1", 2) for code in HOLD_CODES),
     )
     report = CycleReport(rejected_items=1, rejected_lines=1, stuck=1, overstated=1, unsent=1)
     return evaluate(facts, AlertThresholds(), NOW) + cycle_alerts(report, calls=1, throttled=1)

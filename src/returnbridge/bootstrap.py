@@ -19,15 +19,20 @@ from returnbridge.domain.catalog import CatalogItem
 from returnbridge.domain.errors import InvalidEvent, ReturnBridgeError
 from returnbridge.domain.events import ReturnEvent
 from returnbridge.domain.mappings import Mappings, mappings_to_dict
+from returnbridge.domain.stock import WarehouseMap
 from returnbridge.masterdata.catalog_csv import read_catalog
 from returnbridge.masterdata.mappings_toml import read_mappings
+from returnbridge.masterdata.stock_csv import read_stock_snapshot
+from returnbridge.masterdata.warehouses_toml import read_warehouses
 from returnbridge.services.cycles import AmazonCalls, CallMeter, ClearingCycle, CycleSettings
 from returnbridge.services.exceptions import MANUAL_SOURCE, decode_manual
 from returnbridge.services.pipeline import Processor
 from returnbridge.services.ports import AmazonVendor, Decoder, Store
+from returnbridge.services.stock_import import ResolvedSnapshot, resolve_snapshot
 from returnbridge.store.cycles import cycle_transaction
 from returnbridge.store.engine import make_engine
 from returnbridge.store.sql import transaction
+from returnbridge.store.stock import SnapshotImport, SqlStockStore
 
 DECODERS: dict[str, Decoder] = {
     zigzag_wire.SOURCE: zigzag_wire.decode,
@@ -127,7 +132,11 @@ class App:
             stuck_after=timedelta(hours=self.settings.amazon_stuck_after_hours),
         )
         return ClearingCycle(
-            lambda: cycle_transaction(engine), vendor, self.clock, settings, meter=_meter(vendor)
+            lambda: cycle_transaction(engine),
+            vendor,
+            self.clock,
+            settings,
+            meter=_meter(vendor),
         )
 
     def load_catalog(self, path: Path) -> list[CatalogItem]:
@@ -138,6 +147,18 @@ class App:
             store.save_config("catalog", path.name, json.dumps({"items": len(items)}), self.clock())
         return items
 
+    def load_warehouses(self, path: Path) -> WarehouseMap:
+        """Replace the warehouse map with a validated file (nothing changes on error)."""
+        return _load_warehouses(self, path)
+
+    def import_stock(self, path: Path) -> StockImported:
+        """Take a WMS/ERP stock snapshot file (refused whole on any bad row)."""
+        return _import_stock(self, path)
+
+    def warehouse_map(self) -> WarehouseMap:
+        with transaction(self.engine) as store:
+            return SqlStockStore(store.conn).warehouse_map()
+
     def load_mappings(self, path: Path) -> Mappings:
         """Replace the mappings with a validated file (nothing changes on error)."""
         mappings = read_mappings(path)
@@ -146,6 +167,28 @@ class App:
                 "mappings", path.name, json.dumps(mappings_to_dict(mappings)), self.clock()
             )
         return mappings
+
+
+@dataclass(frozen=True)
+class StockImported:
+    resolved: ResolvedSnapshot
+    stored: SnapshotImport
+
+
+def _load_warehouses(app: App, path: Path) -> WarehouseMap:
+    warehouses = read_warehouses(path)
+    with transaction(app.engine) as store:
+        SqlStockStore(store.conn).save_warehouse_map(warehouses, path.name, app.clock())
+    return warehouses
+
+
+def _import_stock(app: App, path: Path) -> StockImported:
+    lines = read_stock_snapshot(path)
+    with transaction(app.engine) as store:
+        stock = SqlStockStore(store.conn)
+        resolved = resolve_snapshot(path.name, lines, stock.warehouse_map(), store.load_catalog())
+        stored = stock.import_snapshot(resolved.rows, path.name, app.clock())
+    return StockImported(resolved, stored)
 
 
 def bootstrap(settings: Settings, clock: Callable[[], datetime] = utc_now) -> App:

@@ -11,6 +11,7 @@ import pytest
 from alerts_support import MakeApp, ScriptedVendor, post_events
 from pipeline_support import T0, full_return, send
 from sqlalchemy import func, select
+from stock_support import load_map, opening
 
 from returnbridge.bootstrap import App
 from returnbridge.entrypoints.alerting import record_cycle_alerts, run_alerts, thresholds
@@ -40,6 +41,7 @@ def rows(rb: App) -> int:
 
 def test_the_rules_read_their_facts_from_the_database(make_app: MakeApp, db_url: str) -> None:
     rb = make_app(db_url)
+    opening(rb, positions=(("AMZ-UK1", "CAS-123-BLK-M"),))
     send(
         rb,
         *full_return("R1", "CAS-123-BLK-M", "A", "RESTOCK"),
@@ -62,6 +64,7 @@ def test_the_rules_read_their_facts_from_the_database(make_app: MakeApp, db_url:
         "QUEUE_AGE:amazon.credit_note",
         "QUEUE_AGE:amazon.inventory",
         "QUEUE_AGE:erp.journal",
+        "QUEUE_AGE:erp.stock",
         "CREDIT_PENDING_AGED",
         "SYNC_LAG",
     }
@@ -74,6 +77,7 @@ def test_amazon_rejecting_its_changes_raises_the_rejection_rate(
     make_app: MakeApp, db_url: str
 ) -> None:
     rb = make_app(db_url)
+    opening(rb, positions=(("AMZ-UK1", "CAS-123-BLK-M"),))
     send(rb, *full_return("R1", "CAS-123-BLK-M", "A", "RESTOCK"))
     rb.clearing_cycle(ScriptedVendor(reject_inventory=True)).close(poll_rounds=1)
     run = alerting(rb).evaluate(T0 + timedelta(hours=12))
@@ -216,3 +220,25 @@ def test_the_service_loop_evaluates_until_stopped_and_outlives_a_failed_round(
     assert run_alerts(rb, stop, on_run=on_run, interval=0.01) == 2
     assert [x.key for x in seen[0].fired] == ["QUEUE_DEPTH:inbox"]
     assert seen[1].fired == [] and [x.key for x in seen[2].firing] == ["QUEUE_DEPTH:inbox"]
+
+
+def test_stock_held_back_raises_one_alert_per_warehouse_not_one_per_sku(
+    make_app: MakeApp, db_url: str
+) -> None:
+    rb = make_app(db_url)
+    load_map(rb)  # no snapshot yet
+    send(
+        rb,
+        *full_return("R1", "CAS-123-BLK-M", "A", "RESTOCK"),
+        *full_return("R2", "CAS-456-WHT-L", "A", "RESTOCK"),
+    )
+    rb.clearing_cycle(ScriptedVendor()).close(poll_rounds=1)
+    run = alerting(rb).evaluate(T0 + timedelta(hours=12))
+    held = [x for x in run.firing if x.name == "STOCK_HELD"]
+    assert [(x.key, x.runbook) for x in held] == [
+        (
+            "STOCK_HELD:STOCK_SNAPSHOT_MISSING:AMZ-UK1",
+            "docs/operations.md#stock_snapshot_missing",
+        )
+    ]
+    assert held[0].summary.startswith("2 stock position(s) at Amazon warehouse AMZ-UK1 held")

@@ -30,6 +30,15 @@ from returnbridge.services.access import create_token, revoke_tokens
 from returnbridge.store.migrate import upgrade
 from returnbridge.store.tokens import access_transaction
 
+WAREHOUSES = """
+[dcs.UK-DC1]
+amazon_warehouse = "AMZ-UK1"
+
+[warehouses.AMZ-UK1]
+stock_authority = "snapshot"
+"""
+SNAPSHOT = "warehouse,sku,available,as_of\nAMZ-UK1,CAS-123-BLK-M,0,2026-11-03T01:00:00Z\n"
+
 
 @pytest.fixture
 def make_app(tmp_path: Path) -> Iterator[MakeApp]:
@@ -46,6 +55,13 @@ def make_app(tmp_path: Path) -> Iterator[MakeApp]:
         catalog.write_text(CATALOG, encoding="utf-8")
         rb.load_catalog(catalog)
         rb.load_mappings(DEFAULT_MAPPINGS)
+        # UK-DC1 restocks go to Amazon warehouse AMZ-UK1, whose WMS snapshot held none.
+        warehouses = tmp_path / "warehouses.toml"
+        warehouses.write_text(WAREHOUSES, encoding="utf-8")
+        rb.load_warehouses(warehouses)
+        snapshot = tmp_path / "stock.csv"
+        snapshot.write_text(SNAPSHOT, encoding="utf-8")
+        rb.import_stock(snapshot)
         for n in range(stock):
             send(rb, unmapped_reason(f"RS{n}"))
         for n in range(money):

@@ -7,6 +7,7 @@ import pytest
 from api_support import NAMES, Api, StartApi, audit_rows, open_ids, send, status_of, unknown_sku
 
 from returnbridge.domain.auth import Role
+from returnbridge.store.stock import SqlStockStore
 
 pytestmark = pytest.mark.integration
 
@@ -159,3 +160,31 @@ def test_metrics_count_the_queues_on_each_scrape(api: Api) -> None:
     text = api.client.get("/metrics", headers=finance).text
     assert 'returnbridge_exceptions_open{code="UNMAPPED_REASON"} 2.0' in text
     assert 'returnbridge_outbox_pending_messages{topic="amazon.inventory"} 1.0' in text
+
+
+def test_a_held_stock_drop_is_released_over_http_by_ops_and_audit_logged(api: Api) -> None:
+    with api.rb.stores() as store:
+        held = SqlStockStore(store.conn).add_subject_exception(
+            "STOCK_DROP_HELD",
+            "position:AMZ-UK1/CAS-123-BLK-M",
+            "Stock for CAS-123-BLK-M at Amazon warehouse AMZ-UK1 is held: 2 is 38 below the 40",
+            {"warehouse": "AMZ-UK1", "sku": "CAS-123-BLK-M", "quantity": 2, "confirmed": 40},
+            api.rb.clock(),
+        )
+    release = {"action": "release", "note": "WMS count checked"}
+    url = f"/api/exceptions/{held}/resolve"
+    refused = api.client.post(url, json={"action": "reprocess"}, headers=api.as_(Role.OPS))
+    assert refused.status_code == 409 and "release it" in refused.json()["message"]
+    assert api.client.post(url, json=release, headers=api.as_(Role.FINANCE)).status_code == 403
+    done = api.client.post(url, json=release, headers=api.as_(Role.OPS))
+    assert done.status_code == 200, done.text
+    closed = done.json()["exception"]
+    assert (closed["status"], closed["resolution"]) == ("resolved", "release")
+    (logged,) = [r for r in audit_rows(api.rb) if r["target"] == f"exception:{held}"]
+    assert logged["actor"] == NAMES[Role.OPS] and logged["after"]["decision"]["action"] == "release"
+    # release fits no other code
+    other = api.stock[0]
+    wrong = api.client.post(
+        f"/api/exceptions/{other}/resolve", json=release, headers=api.as_(Role.OPS)
+    )
+    assert wrong.status_code == 409 and "STOCK_DROP_HELD" in wrong.json()["message"]

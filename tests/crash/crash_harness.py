@@ -3,8 +3,9 @@ partners fail, then the proof that nothing was lost or counted twice.
 
 A run, for a seed and a day size:
 
-1. a fresh database on the private server, upgraded, with the day's catalog and mappings (as
-   ``returnbridge demo`` loads them);
+1. a fresh database on the private server, upgraded, with the day's catalog, mappings,
+   warehouse map and opening stock snapshot (as ``returnbridge demo`` loads them; the Amazon
+   sandbox starts holding the same stock);
 2. the day's ZigZag export and Amazon refunds fed into the inbox in chunks while two
    ``returnbridge worker`` processes drain it; one of them is SIGKILLed at random moments
    (seeded) and started again, like a supervisor would; the server is restarted once
@@ -26,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -46,10 +48,12 @@ from returnbridge.connectors.zigzag.csv_export import read_export
 from returnbridge.domain.errors import StoreUnavailable
 from returnbridge.entrypoints.cli.demo_amazon import sandbox_env
 from returnbridge.masterdata.mappings_toml import DEFAULT_MAPPINGS
+from returnbridge.masterdata.warehouses_toml import DEFAULT_WAREHOUSES
 from returnbridge.sandboxes.amazon.config import SandboxConfig
 from returnbridge.sandboxes.amazon.server import RunningSandbox, start_sandbox
 from returnbridge.sandboxes.erp.server import RunningErpSandbox, start_erp_sandbox
 from returnbridge.sandboxes.zigzag.generator import generate_day, write_catalog, write_export
+from returnbridge.sandboxes.zigzag.stock import opening_stock, write_stock_snapshot
 from returnbridge.services.pipeline import ingest
 from returnbridge.services.ports import InboxRecord
 from returnbridge.store.migrate import upgrade
@@ -169,6 +173,7 @@ class Run:
         self.work = work
         self.options = options
         self.rng = random.Random(f"crash-harness/{options.seed}")
+        self.opening: tuple[tuple[str, str, int], ...] = ()  # the stock Amazon starts with
         self.result = Result()
         self.url = pg.create_database(f"rb_crash_{uuid.uuid4().hex[:10]}")
         self.logs = work / "logs"
@@ -188,6 +193,22 @@ class Run:
         write_export(day, export)
         self.rb.load_catalog(catalog)
         self.rb.load_mappings(DEFAULT_MAPPINGS)
+        warehouses, snapshot = self.work / "warehouses.toml", self.work / "stock-snapshot.csv"
+        # The replayed day is weeks old by the wall clock the cycles run on: its opening
+        # snapshot is taken as fresh (freshness has tests of its own).
+        warehouses.write_text(
+            re.sub(
+                r"^snapshot_max_age_hours = .*$",
+                "snapshot_max_age_hours = 8760",
+                DEFAULT_WAREHOUSES.read_text(encoding="utf-8"),
+                flags=re.M,
+            ),
+            encoding="utf-8",
+        )
+        mapped = self.rb.load_warehouses(warehouses)
+        self.opening = tuple(opening_stock(day, mapped.warehouses))
+        write_stock_snapshot(self.opening, snapshot)
+        self.rb.import_stock(snapshot)
         records = list(read_export(export)) + _refund_records(day)
         return _chunks(records, self.options.chunks)
 
@@ -327,7 +348,7 @@ class Run:
         unsent = self._count(
             select(func.count())
             .select_from(outbox)
-            .where(outbox.c.topic == "erp.journal", outbox.c.status == "pending")
+            .where(outbox.c.topic.in_(["erp.journal", "erp.stock"]), outbox.c.status == "pending")
         )
         undelivered = self._count(
             select(func.count()).select_from(erp_exports).where(erp_exports.c.status != "delivered")
@@ -416,12 +437,18 @@ def _tail(log: Path, lines: int = 3) -> str:
 
 
 @contextmanager
-def _sandboxes(options: Options) -> Iterator[tuple[RunningSandbox, RunningErpSandbox]]:
+def _sandboxes(
+    options: Options, opening: tuple[tuple[str, str, int], ...]
+) -> Iterator[tuple[RunningSandbox, RunningErpSandbox]]:
     # No business rejections (reject_rate 0, nothing stuck): a rejection would make the runs
     # differ for good reason. Only transient faults, which must be retried until they pass.
     # The usage plans are not under test here: a faster sandbox keeps the run short.
     config = SandboxConfig(
-        seed=options.seed, polls_until_final=1, reject_rate=0.0, rate_multiplier=5.0
+        seed=options.seed,
+        polls_until_final=1,
+        reject_rate=0.0,
+        rate_multiplier=5.0,
+        opening_stock=opening,
     )
     amazon = start_sandbox(config.with_faults(options.amazon_faults))
     try:
@@ -459,7 +486,7 @@ def run_day(pg: PrivatePostgres, work: Path, options: Options) -> Result:
         run.result.loop_failures = sum(
             _tail(log, 10_000).count("loop_failed") for log in run.logs.glob("worker-*.log")
         )
-        with _sandboxes(options) as (amazon, erp):
+        with _sandboxes(options, run.opening) as (amazon, erp):
             run.partner_phase(zygote, amazon, erp)
             phase("partners")
             run.reconcile(zygote)

@@ -141,7 +141,7 @@ def _erp_lines(erp: ErpSandbox, names: Naming) -> list[str]:
     with erp.lock:
         bodies = list(erp.accepted.values())
     for body in bodies:
-        for line in body["lines"]:
+        for line in [*body["lines"], *body.get("stock_adjustments", [])]:
             row = {k: v for k, v in line.items() if k != "batch"}
             for field in ("journal_id", "reverses"):
                 if isinstance(row.get(field), str) and row[field]:

@@ -70,7 +70,8 @@ def test_the_demo_writes_a_summary_with_every_promised_figure(demo_day: Path) ->
     assert money["credited"]["GBP"] > 0  # Amazon's remittance cleared part of the credit
     erp_rows = (demo_day / "erp").glob("*.csv")
     exported = sum(len(f.read_text().splitlines()) - 1 for f in erp_rows)
-    assert exported == summary["erp_export"]["lines"] > 0
+    erp = summary["erp_export"]
+    assert exported == erp["lines"] + erp["stock_adjustments"] and erp["stock_adjustments"] > 0
     for code in (
         "UNKNOWN_SKU",
         "INACTIVE_SKU",
@@ -253,8 +254,10 @@ def test_the_outbox_shows_what_amazon_and_the_erp_are_to_receive(demo_day: Path)
     stock = [m for m in messages if m["topic"] == "amazon.inventory"]
     journals = [m["payload"] for m in messages if m["topic"] == "erp.journal"]
     assert sum(m["payload"]["delta"] for m in stock) == summary["units"]["restocked"]
-    # The demo's clearing cycles delivered the stock changes: sent, or rejected by Amazon.
-    assert {m["status"] for m in stock} <= {"sent", "rejected"}
+    # The demo's clearing cycles delivered the stock changes: sent, rejected by Amazon, or
+    # netted (the position Amazon already held, or was sent, said the same).
+    assert {m["status"] for m in stock} <= {"sent", "rejected", "netted"}
+    assert any(m["status"] == "sent" for m in stock)
     assert len(journals) == summary["journals"]["entries"]
     for entry in journals:
         postings = entry["postings"]
@@ -281,6 +284,13 @@ def test_the_demo_delivers_the_day_to_amazon_through_faults_with_nothing_lost(
     )
     amazon = json.loads((out / "summary.json").read_text())["amazon"]
     assert amazon["stock_mismatches"] == 0
+    # Amazon holds the opening snapshot plus the restocks since, never the returns alone, and
+    # only under its own warehouse ids (the DCs are UK-DC1, UK-DC2 and DE-DC1).
+    stock = amazon["stock"]
+    assert stock["below_opening"] == 0 and stock["positions_sent"] > 0
+    assert stock["warehouses"] == ["CASTDE-FRA", "CASTUK-LHR", "CASTUK-MAN"]
+    held = ("held_missing", "held_stale", "held_drop", "unmapped_warehouse")
+    assert [stock[k] for k in held] == [0, 0, 0, 0]
     assert amazon["retries"] > 0 and amazon["calls"] - amazon["retries"] == amazon["min_calls"]
     assert amazon["rejected_items"] == amazon["sandbox_rejected_items"] > 0
     assert amazon["rejections_unmatched"] == 0  # the same records, not just as many

@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from replayed_stock import RUN, expected_stock, opening, replayed_day
+
 from returnbridge.entrypoints.cli.demo_amazon import sandbox_env
 from returnbridge.sandboxes.amazon.config import (
     DEFAULT_CLIENT_SECRET,
@@ -20,17 +22,14 @@ from returnbridge.sandboxes.amazon.config import (
 from returnbridge.sandboxes.amazon.server import start_sandbox
 
 
-def test_cycle_close_brings_amazons_stock_to_the_ledger(tmp_path: Path) -> None:
-    out = tmp_path / "day"
-    run = [sys.executable, "-m", "returnbridge"]
-    subprocess.run(
-        [*run, "demo", "--returns", "300", "--no-amazon", "--out", str(out)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    db = f"sqlite:///{out / 'returnbridge.db'}"
-    with start_sandbox(SandboxConfig(seed=9).with_faults(0.2)) as amazon:
+def test_cycle_close_brings_amazons_stock_to_the_snapshot_plus_the_restocks_since(
+    tmp_path: Path,
+) -> None:
+    db_file = replayed_day(tmp_path / "day", returns=300)
+    db = f"sqlite:///{db_file}"
+    run = RUN
+    config = SandboxConfig(seed=9, opening_stock=opening(db_file))
+    with start_sandbox(config.with_faults(0.2)) as amazon:
         env = {**os.environ, **sandbox_env(amazon)}
         closed = subprocess.run(
             [*run, "cycle", "close", "--poll-seconds", "0", "--db", db],
@@ -42,18 +41,12 @@ def test_cycle_close_brings_amazons_stock_to_the_ledger(tmp_path: Path) -> None:
         assert closed.returncode == 0, closed.stderr
         stock = dict(amazon.sandbox.stock)
     assert "confirmed" in closed.stdout and "0 still processing" in closed.stdout
-    with sqlite3.connect(out / "returnbridge.db") as conn:
-        ledger = {
-            (w, s): q
-            for w, s, q in conn.execute(
-                "SELECT warehouse, sku, sum(quantity) FROM stock_movements GROUP BY 1, 2"
-            )
-        }
+    with sqlite3.connect(db_file) as conn:
         synced = {
             (w, s): q
             for w, s, q in conn.execute("SELECT warehouse, sku, quantity FROM amazon_positions")
         }
-    assert stock == ledger == synced
+    assert stock == expected_stock(db_file) == synced
     assert DEFAULT_CLIENT_SECRET not in closed.stdout + closed.stderr
 
 
@@ -70,16 +63,9 @@ def test_cycle_close_without_credentials_says_which_settings_are_missing(tmp_pat
 
 
 def test_cycle_watch_closes_a_cycle_at_each_cut_off_and_stops_cleanly(tmp_path: Path) -> None:
-    out = tmp_path / "day"
-    run = [sys.executable, "-m", "returnbridge"]
-    subprocess.run(
-        [*run, "demo", "--returns", "200", "--no-amazon", "--out", str(out)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    db_file = out / "returnbridge.db"
-    with start_sandbox(SandboxConfig(seed=4)) as amazon:
+    db_file = replayed_day(tmp_path / "day", returns=200)
+    run = RUN
+    with start_sandbox(SandboxConfig(seed=4, opening_stock=opening(db_file))) as amazon:
         env = {**os.environ, **sandbox_env(amazon)}
         watcher = subprocess.Popen(
             [
@@ -102,13 +88,19 @@ def test_cycle_watch_closes_a_cycle_at_each_cut_off_and_stops_cleanly(tmp_path: 
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and _cycles(db_file) < 1:
                 time.sleep(0.1)
-            # A cut-off later, a new change (a person's stock fix, say) goes out on its own.
-            with sqlite3.connect(db_file) as conn:
-                conn.execute(
-                    "UPDATE outbox SET status = 'pending', submission_id = NULL "
-                    "WHERE id = (SELECT min(id) FROM outbox "
-                    "WHERE topic = 'amazon.inventory')"
-                )
+            # A cut-off later, the WMS's next snapshot changes one position: it goes on its own.
+            warehouse, sku, units = opening(db_file)[0]
+            later = tmp_path / "later.csv"
+            later.write_text(
+                f"warehouse,sku,available,as_of\n{warehouse},{sku},{units + 7},"
+                "2026-11-03T01:00:00Z\n",
+                encoding="utf-8",
+            )
+            subprocess.run(
+                [*run, "import", "stock", str(later), "--db", f"sqlite:///{db_file}"],
+                check=True,
+                capture_output=True,
+            )
             while time.monotonic() < deadline and _cycles(db_file) < 2:
                 time.sleep(0.1)
         finally:
@@ -119,16 +111,10 @@ def test_cycle_watch_closes_a_cycle_at_each_cut_off_and_stops_cleanly(tmp_path: 
     assert "clearing cycles at every 2s" in stdout and "stopped after" in stdout
     assert _cycles(db_file) == 2
     with sqlite3.connect(db_file) as conn:
-        ledger = {
-            (w, s): q
-            for w, s, q in conn.execute(
-                "SELECT warehouse, sku, sum(quantity) FROM stock_movements GROUP BY 1, 2"
-            )
-        }
         open_cycles = conn.execute(
             "SELECT count(*) FROM clearing_cycles WHERE closed_at IS NULL"
         ).fetchone()[0]
-    assert stock == ledger and open_cycles == 0
+    assert stock == expected_stock(db_file) and open_cycles == 0
 
 
 def test_cycle_watch_refuses_a_schedule_it_cannot_read(tmp_path: Path) -> None:
@@ -152,14 +138,11 @@ def _cycles(db_file: Path) -> int:
 
 def test_cycle_close_raises_an_alert_with_its_runbook_when_amazon_rejects(tmp_path: Path) -> None:
     out = tmp_path / "day"
-    run = [sys.executable, "-m", "returnbridge"]
-    subprocess.run(
-        [*run, "demo", "--returns", "100", "--no-amazon", "--out", str(out)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    with start_sandbox(SandboxConfig(seed=9, reject_rate=0.3)) as amazon:
+    db_file = replayed_day(out, returns=100)
+    run = RUN
+    with start_sandbox(
+        SandboxConfig(seed=9, reject_rate=0.3, opening_stock=opening(db_file))
+    ) as amazon:
         env = {**os.environ, **sandbox_env(amazon), "RETURNBRIDGE_LOG_FORMAT": "json"}
         closed = subprocess.run(
             [

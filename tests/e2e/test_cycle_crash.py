@@ -1,9 +1,11 @@
 """Crash tests: SIGKILL of `cycle close` at each step of a clearing cycle, then a restart.
 
-Amazon (the sandbox, in this process) must end holding exactly the ledger's stock and exactly
-the credit each return owes (no credit note applied twice, none lost), whatever instant the
-worker died at: before sending, after Amazon applied a request (stock or credit notes) but
-before the worker recorded it, or while it polled the transaction status.
+Amazon (the sandbox, in this process) starts holding the WMS's opening stock, and must end
+holding exactly what the stock authority says (the snapshot plus the units restocked after its
+as_of, per Amazon warehouse) and exactly the credit each return owes (no credit note applied
+twice, none lost), whatever instant the worker died at: before sending, after Amazon applied a
+request (stock or credit notes) but before the worker recorded it, or while it polled the
+transaction status.
 """
 
 from __future__ import annotations
@@ -22,11 +24,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from replayed_stock import expected_stock, opening, replayed_day
 
 from returnbridge.entrypoints.cli.demo_amazon import sandbox_env
-from returnbridge.sandboxes.amazon.config import (
-    SandboxConfig,
-)
+from returnbridge.sandboxes.amazon.config import SandboxConfig
 from returnbridge.sandboxes.amazon.server import RunningSandbox, start_sandbox
 
 pytestmark = pytest.mark.crash
@@ -80,26 +81,21 @@ STEPS: dict[str, tuple[dict[str, object], Callable[[Path, RunningSandbox], bool]
 
 @pytest.fixture(scope="module")
 def processed_day(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A day processed but not yet sent to Amazon (made once; each test works on a copy)."""
-    out = tmp_path_factory.mktemp("crash") / "day"
-    subprocess.run(
-        [*RUN, "demo", "--returns", "400", "--seed", "3", "--no-amazon", "--out", str(out)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    return out / "returnbridge.db"
+    """A day processed but not yet sent to Amazon, with the WMS's opening snapshot imported
+    (made once; each test works on a copy)."""
+    return replayed_day(tmp_path_factory.mktemp("crash") / "day", returns=400, seed=3)
 
 
 @pytest.mark.parametrize("step", list(STEPS))
-def test_a_worker_killed_mid_cycle_restarts_and_amazon_ends_equal_to_the_ledger(
+def test_a_worker_killed_mid_cycle_restarts_and_amazon_ends_equal_to_snapshot_and_restocks(
     tmp_path: Path, step: str, processed_day: Path
 ) -> None:
     db_file = tmp_path / "returnbridge.db"
     shutil.copyfile(processed_day, db_file)  # the demo exited: its WAL is checkpointed
     db = f"sqlite:///{db_file}"
     knobs, reached = STEPS[step]
-    base = SandboxConfig(seed=3, polls_until_final=3)
+    held = opening(processed_day)
+    base = SandboxConfig(seed=3, polls_until_final=3, opening_stock=held)
     with start_sandbox(replace(base, **knobs)) as amazon:  # type: ignore[arg-type]
         worker = subprocess.Popen(
             [*RUN, "cycle", "close", "--poll-seconds", "0.2", "--db", db],
@@ -134,14 +130,8 @@ def test_a_worker_killed_mid_cycle_restarts_and_amazon_ends_equal_to_the_ledger(
             reference = note["items"][0]["creditNoteDetails"]["returnsReferenceNumber"]
             amount = Decimal(note["invoiceTotal"]["amount"]) * 100
             credited[reference] = credited.get(reference, 0) + int(amount)
+    expected = expected_stock(db_file)
     with sqlite3.connect(db_file) as conn:
-        ledger = {
-            (w, s): q
-            for w, s, q in conn.execute(
-                "SELECT warehouse, sku, sum(quantity) FROM stock_movements GROUP BY 1, 2"
-            )
-            if q
-        }
         unsynced = conn.execute(
             "SELECT count(*) FROM outbox WHERE topic LIKE 'amazon.%' "
             "AND status NOT IN ('sent', 'netted')"
@@ -154,7 +144,9 @@ def test_a_worker_killed_mid_cycle_restarts_and_amazon_ends_equal_to_the_ledger(
             reference = credit["returns_reference"]
             amount = credit["quantity"] * credit["unit_amount"]
             owed[reference] = owed.get(reference, 0) + amount
-    assert {k: v for k, v in stock.items() if v} == ledger
+    assert stock == expected  # every position Amazon holds, under Amazon's warehouse ids only
+    restocked = sum(expected.values()) - sum(units for _, _, units in held)
+    assert restocked > 0  # the restocks after the snapshot were sent, on top of it
     # No credit note applied twice, none lost: Amazon holds exactly what each return owes.
     assert len(owed) > 100 and credited == owed
     assert unsynced == 0

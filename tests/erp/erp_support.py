@@ -1,10 +1,12 @@
-"""Helpers for the ERP export tests: a day of returns, the files read back, the DB's journals."""
+"""Helpers for the ERP export tests: a day of returns, the files read back, the DB's journals
+and stock movements."""
 
 from __future__ import annotations
 
 import csv
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +14,8 @@ from pipeline_support import charge, full_return, send, zz_event
 from sqlalchemy import select
 
 from returnbridge.bootstrap import App
-from returnbridge.services.erp_export import COLUMNS
-from returnbridge.store.tables import journal_entries, journal_lines
+from returnbridge.services.erp_export import COLUMNS, STOCK_ADJUSTMENT
+from returnbridge.store.tables import journal_entries, journal_lines, stock_movements
 
 
 def a_day(rb: App) -> None:
@@ -48,6 +50,29 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def journal_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [row for row in rows if row["kind"] != STOCK_ADJUSTMENT]
+
+
+def stock_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [row for row in rows if row["kind"] == STOCK_ADJUSTMENT]
+
+
+def db_movements(rb: App) -> dict[str, tuple[str, str, int, datetime]]:
+    """The stock movements in the database by the ``journal_id`` their ERP row carries
+    (``stock/<movement key>``): (warehouse, SKU, units, business time)."""
+    with rb.engine.connect() as conn:
+        rows = conn.execute(select(stock_movements)).all()
+    return {
+        f"stock/{r.movement_key}": (r.warehouse, r.sku, r.quantity, _utc(r.occurred_at))
+        for r in rows
+    }
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def file_totals(rows: list[dict[str, Any]]) -> Counter[tuple[str, str, str]]:

@@ -13,10 +13,20 @@ import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from erp_support import a_day, db_journals, file_totals, read_csv, regrade
+from erp_support import (
+    a_day,
+    db_journals,
+    db_movements,
+    file_totals,
+    journal_rows,
+    read_csv,
+    regrade,
+    stock_rows,
+)
 from sqlalchemy import select
 
 from returnbridge.bootstrap import App
@@ -69,16 +79,18 @@ def test_an_erp_answering_503_twice_then_200_gets_the_batch_once(
     lines, totals, _ = db_journals(rb)
     assert len(erp.accepted[key]["lines"]) == lines
     assert file_totals(erp.accepted[key]["lines"]) == totals
-    assert erp.accepted[key]["lines"] == [
-        {k: v for k, v in row.items()} for row in json_rows(tmp_path / f"{key}.jsonl")
-    ]
+    rows = json_rows(tmp_path / f"{key}.jsonl")
+    assert erp.accepted[key]["lines"] == journal_rows(rows)
+    # The stock adjustments travel beside the journal lines, as the JSON-lines file has them.
+    assert erp.accepted[key]["stock_adjustments"] == stock_rows(rows)
+    assert [r["journal_id"] for r in stock_rows(rows)] == list(db_movements(rb))
     assert batches(rb) == [(key, "delivered", 1, "HTTP 201")]
     # A second run has nothing new and nothing left to deliver.
     again = delivering(rb, tmp_path, erp_server.batches_url, "erp-secret").run()
     assert again.delivered == [] and len(erp.requests) == 3
 
 
-def json_rows(path: Path) -> list[dict[str, object]]:
+def json_rows(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
@@ -144,17 +156,19 @@ def test_the_cli_exports_and_delivers_on_sqlite(
     )
     assert first.returncode == 0, first.stderr
     assert "1 batch(es) delivered, 0 refused" in first.stdout
+    assert "1 stock adjustment(s)" in first.stdout
     assert "cli-secret" not in first.stdout + first.stderr
     (key,) = erp.accepted
     rows = read_csv(out / f"{key}.csv")
     with sqlite3.connect(db_file) as conn:
         (lines,) = conn.execute("SELECT count(*) FROM journal_lines").fetchone()
         (status,) = conn.execute("SELECT status FROM erp_exports").fetchone()
-    assert len(rows) == lines and status == "delivered"
+    assert len(journal_rows(rows)) == lines and status == "delivered"
+    assert len(stock_rows(rows)) == 1
     again = subprocess.run(
         [*run, "--db", f"sqlite:///{db_file}"], env=env, capture_output=True, text=True, timeout=120
     )
-    assert again.returncode == 0 and "no journals waiting" in again.stdout
+    assert again.returncode == 0 and "no journals or stock adjustments waiting" in again.stdout
     rewrite = tmp_path / "rewrite"
     copy = subprocess.run(
         [*run[:-1], str(rewrite), "--batch", key, "--db", f"sqlite:///{db_file}"],

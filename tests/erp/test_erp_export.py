@@ -9,7 +9,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from erp_support import a_day, db_journals, file_totals, read_csv, read_jsonl, regrade
+from erp_support import (
+    a_day,
+    db_journals,
+    db_movements,
+    file_totals,
+    journal_rows,
+    read_csv,
+    read_jsonl,
+    regrade,
+    stock_rows,
+)
 from sqlalchemy import func, select
 
 from returnbridge.bootstrap import App
@@ -59,10 +69,10 @@ def test_a_days_journals_become_one_batch_whose_rows_are_the_journal_lines(
     assert report.files == [f"{key}.csv", f"{key}.jsonl"]
     rows = read_csv(tmp_path / f"{key}.csv")
     lines, totals, entries = db_journals(rb)
-    assert len(rows) == report.lines == lines
+    assert len(journal_rows(rows)) == report.lines == lines
     assert report.entries == len(entries)
-    assert file_totals(rows) == totals
-    assert {r["journal_id"] for r in rows} == entries
+    assert file_totals(rows) == totals  # the stock adjustments among them carry no money
+    assert {r["journal_id"] for r in journal_rows(rows)} == entries
     # The JSON lines say the same as the CSV, with integers and nulls.
     as_json = read_jsonl(tmp_path / f"{key}.jsonl")
     assert [{k: "" if v is None else str(v) for k, v in r.items()} for r in as_json] == rows
@@ -95,12 +105,16 @@ def test_new_journals_and_a_reversal_go_in_the_next_batch_only(rb: App, tmp_path
     (second,) = export_erp(rb, tmp_path, deliver=False).recorded
     rows = read_jsonl(tmp_path / f"{second}.jsonl")
     assert {r["return_id"] for r in rows} == {"R1"}
-    assert Counter(r["kind"] for r in rows) == {"reversal": 2, "disposition": 2}
+    assert Counter(r["kind"] for r in rows) == {
+        "reversal": 2,
+        "disposition": 2,
+        "stock_adjustment": 1,
+    }
     reversed_entry = next(r["reverses"] for r in rows if r["kind"] == "reversal")
     assert reversed_entry in {r["journal_id"] for r in first_rows}
     # Every journal line is in exactly one batch.
     lines, totals, entries = db_journals(rb)
-    every = first_rows + rows
+    every = journal_rows(first_rows + rows)
     assert len(every) == lines and file_totals(every) == totals
     assert {r["journal_id"] for r in every} == entries
     assert not {r["journal_id"] for r in first_rows} & {r["journal_id"] for r in rows}
@@ -127,10 +141,13 @@ def test_a_crash_after_recording_writes_the_same_files_on_the_next_run(
             again / f"{crashed}{suffix}"
         ).read_bytes()
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left
-    every = read_jsonl(out / f"{crashed}.jsonl") + read_jsonl(out / f"{fresh}.jsonl")
+    both = read_jsonl(out / f"{crashed}.jsonl") + read_jsonl(out / f"{fresh}.jsonl")
+    every = journal_rows(both)
     lines, totals, _ = db_journals(rb)
     assert len(every) == lines and file_totals(every) == totals
     assert len({(r["journal_id"], r["posting"]) for r in every}) == lines
+    # Each stock movement, the one posted after the crash too, is in exactly one batch.
+    assert sorted(r["journal_id"] for r in stock_rows(both)) == sorted(db_movements(rb))
     with rb.engine.connect() as conn:
         statuses = [r.status for r in conn.execute(select(erp_exports).order_by(erp_exports.c.id))]
     assert statuses == ["written", "written"]

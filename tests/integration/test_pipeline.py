@@ -39,7 +39,15 @@ def test_an_a_grade_return_becomes_sellable_stock_and_a_balanced_journal(rb: App
     assert state["credits"] == {"zz:R1/1/CAS-123-BLK-M@2000GBP": 2}
     with rb.engine.connect() as conn:
         messages = {r.topic: json.loads(r.payload) for r in conn.execute(select(outbox))}
-    assert sorted(messages) == ["amazon.credit_note", "amazon.inventory", "erp.journal"]
+    assert sorted(messages) == [
+        "amazon.credit_note",
+        "amazon.inventory",
+        "erp.journal",
+        "erp.stock",
+    ]
+    # The restock reaches the ERP as a stock adjustment, at the time the warehouse graded it.
+    assert messages["erp.stock"] == messages["amazon.inventory"]
+    assert messages["erp.stock"]["occurred_at"] == "2026-11-02T20:40:00+00:00"  # graded A
     credit = messages["amazon.credit_note"]
     assert (credit["sku"], credit["quantity"], credit["unit_amount"], credit["currency"]) == (
         "CAS-123-BLK-M",

@@ -29,7 +29,17 @@ from returnbridge.store.migrate import upgrade
 
 pytestmark = pytest.mark.integration
 
-T0 = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
+# The service runs on the wall clock: the day's returns are this morning's, after the WMS's
+# snapshot of the night (a fresh one, as a cut-off sees it).
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=6)
+SNAPSHOT_AS_OF = T0 - timedelta(hours=1)
+WAREHOUSES = """
+[dcs.UK-DC1]
+amazon_warehouse = "AMZ-UK1"
+
+[warehouses.AMZ-UK1]
+stock_authority = "snapshot"
+"""
 CATALOG = """sku,asin,ean,aliases,active,non_inventory,unit_cost,currency,description
 CAS-123-BLK-M,B0CAS12345,5012345678900,,true,false,20.00,GBP,Training top
 """
@@ -96,6 +106,13 @@ def app(tmp_path: Path, **settings: Any) -> App:
     (tmp_path / "catalog.csv").write_text(CATALOG, encoding="utf-8")
     rb.load_catalog(tmp_path / "catalog.csv")
     rb.load_mappings(DEFAULT_MAPPINGS)
+    (tmp_path / "warehouses.toml").write_text(WAREHOUSES, encoding="utf-8")
+    rb.load_warehouses(tmp_path / "warehouses.toml")
+    (tmp_path / "stock.csv").write_text(
+        f"warehouse,sku,available,as_of\nAMZ-UK1,CAS-123-BLK-M,40,{SNAPSHOT_AS_OF.isoformat()}\n",
+        encoding="utf-8",
+    )
+    rb.import_stock(tmp_path / "stock.csv")
     return rb
 
 
@@ -130,7 +147,8 @@ def test_the_loops_apply_the_inbox_close_a_cycle_deliver_journals_and_stop_toget
         threads = LoopThreads(plan.loops, stop)
         threads.start()
         try:
-            wait_for(lambda: amazon.sandbox.stock == {("UK-DC1", "CAS-123-BLK-M"): 1}, "a cycle")
+            # The snapshot's 40 and the restocked unit, under Amazon's warehouse id.
+            wait_for(lambda: amazon.sandbox.stock == {("AMZ-UK1", "CAS-123-BLK-M"): 41}, "a cycle")
             wait_for(lambda: len(erp.sandbox.accepted) == 1, "an ERP delivery")
             send(rb, restocked("R2"))
             wait_for(lambda: pending(rb) == 0, "the worker")

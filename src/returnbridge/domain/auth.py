@@ -76,6 +76,10 @@ SIDES: Mapping[ExceptionCode, frozenset[Side]] = {
     ExceptionCode.CREDIT_OVERSTATED: frozenset({Side.MONEY}),
     ExceptionCode.RFS_NOT_RECEIVED: frozenset({Side.MONEY}),  # refunded money; a SAFE-T claim
     ExceptionCode.OVER_RETURN: frozenset({Side.MONEY}),  # credit Amazon may refuse
+    ExceptionCode.STOCK_SNAPSHOT_MISSING: frozenset({Side.STOCK}),
+    ExceptionCode.STOCK_SNAPSHOT_STALE: frozenset({Side.STOCK}),
+    ExceptionCode.STOCK_DROP_HELD: frozenset({Side.STOCK}),
+    ExceptionCode.UNMAPPED_WAREHOUSE: frozenset({Side.STOCK}),
 }
 
 _RESOLVES: Mapping[Side, Permission] = {

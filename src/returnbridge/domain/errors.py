@@ -28,6 +28,11 @@ class ExceptionCode(StrEnum):
     CREDIT_OVERSTATED = "CREDIT_OVERSTATED"
     RFS_NOT_RECEIVED = "RFS_NOT_RECEIVED"
     OVER_RETURN = "OVER_RETURN"  # more units received than Amazon approved for an order + ASIN
+    # Stock held back from Amazon (domain/stock.py): never guessed, never sent on returns alone.
+    STOCK_SNAPSHOT_MISSING = "STOCK_SNAPSHOT_MISSING"  # no snapshot from the stock authority
+    STOCK_SNAPSHOT_STALE = "STOCK_SNAPSHOT_STALE"  # the snapshot is older than the limit
+    STOCK_DROP_HELD = "STOCK_DROP_HELD"  # a fall far below what Amazon confirmed: a person looks
+    UNMAPPED_WAREHOUSE = "UNMAPPED_WAREHOUSE"  # a ZigZag DC with restocks and no Amazon warehouse
 
 
 class ReturnBridgeError(Exception):

@@ -69,6 +69,7 @@ class LineState:
     ignored: frozenset[str] = frozenset()
     decisions: int = 0  # how many times a person acted on the line (each re-evaluates it)
     received_at: datetime | None = None  # when the warehouse took the units in (first scan)
+    graded_at: datetime | None = None  # when the warehouse last graded or disposed of them
 
     @property
     def sku(self) -> str | None:
@@ -153,6 +154,7 @@ class _LineAcc:
         "disposition_override",
         "expected_qty",
         "grade",
+        "graded_at",
         "graded_qty",
         "ignored",
         "reason",
@@ -183,6 +185,7 @@ class _LineAcc:
         self.ignored: set[str] = set()
         self.decisions = 0
         self.received_at: datetime | None = None
+        self.graded_at: datetime | None = None
 
     def add_fact(self, event: ReturnEvent, fact: LineFact) -> None:
         kind = event.type
@@ -204,11 +207,13 @@ class _LineAcc:
             if quantity is not None:
                 self.received_qty = quantity
         elif kind is EventType.GRADED:
+            self.graded_at = event.occurred_at  # events come in ascending precedence: the latest
             if quantity is not None:
                 self.graded_qty = quantity
             if fact.grade is not None:
                 self.grade = fact.grade
         elif kind is EventType.DISPOSITION_SET:
+            self.graded_at = event.occurred_at
             if quantity is not None:
                 self.disposed_qty = quantity
             if fact.grade is not None:
@@ -249,6 +254,7 @@ class _LineAcc:
             ignored=frozenset(self.ignored),
             decisions=self.decisions,
             received_at=self.received_at,
+            graded_at=self.graded_at,
         )
 
 

@@ -47,6 +47,7 @@ RULES: dict[str, str] = {
     "RFS_NOT_RECEIVED": "warning",
     "PARTNER_UNREACHABLE": "critical",
     "SYNC_LAG": "warning",
+    "STOCK_HELD": "warning",
 }
 
 
@@ -66,6 +67,16 @@ class UnmappedCode:
     code: str  # the exception code, e.g. UNMAPPED_REASON
     value: str  # the code as ZigZag sent it: a reason id, a scanned SKU, a grade ...
     open: int
+
+
+@dataclass(frozen=True)
+class StockHold:
+    """Stock positions held back from Amazon for one cause at one Amazon warehouse (or, for
+    ``UNMAPPED_WAREHOUSE``, one ZigZag DC)."""
+
+    code: str  # STOCK_SNAPSHOT_MISSING, STOCK_SNAPSHOT_STALE, STOCK_DROP_HELD, UNMAPPED_WAREHOUSE
+    scope: str  # the Amazon warehouse id, or the DC code
+    positions: int  # positions held (for a DC: the changes waiting)
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,7 @@ class AlertFacts:
     erp_undelivered_batch: str | None = None  # the oldest of them
     amazon_oldest_change: datetime | None = None  # oldest change Amazon has not confirmed
     last_cycle_closed: datetime | None = None
+    stock_holds: tuple[StockHold, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -149,6 +161,7 @@ def evaluate(facts: AlertFacts, limits: AlertThresholds, now: datetime) -> list[
         *_rfs(facts),
         *_unreachable(facts, limits, now),
         *_sync_lag(facts, limits, now),
+        *_stock_holds(facts),
     ]
     return sorted(alerts, key=lambda a: a.key)
 
@@ -211,6 +224,39 @@ def _unmapped(facts: AlertFacts) -> list[Alert]:
         for u in facts.unmapped
         if u.open > 0 and u.code in UNMAPPED_CODES
     ]
+
+
+_HELD_BECAUSE = {
+    ExceptionCode.STOCK_SNAPSHOT_MISSING: "no stock snapshot",
+    ExceptionCode.STOCK_SNAPSHOT_STALE: "a stale stock snapshot",
+    ExceptionCode.STOCK_DROP_HELD: "a drop beyond the guard, waiting for a person",
+}
+
+
+def _stock_holds(facts: AlertFacts) -> list[Alert]:
+    """One alert per cause and warehouse (or DC), never one per SKU."""
+    found = []
+    for hold in facts.stock_holds:
+        if hold.code == ExceptionCode.UNMAPPED_WAREHOUSE:
+            summary = (
+                f"ZigZag DC {hold.scope} has {hold.positions} stock change(s) and no Amazon "
+                "warehouse in the warehouses file: nothing is sent for it"
+            )
+        else:
+            summary = (
+                f"{hold.positions} stock position(s) at Amazon warehouse {hold.scope} held: "
+                f"{_HELD_BECAUSE[ExceptionCode(hold.code)]}"
+            )
+        found.append(
+            Alert(
+                "STOCK_HELD",
+                RULES["STOCK_HELD"],
+                summary,
+                f"{RUNBOOK}#{hold.code.lower()}",
+                key=f"STOCK_HELD:{hold.code}:{hold.scope}",
+            )
+        )
+    return found
 
 
 def _label(code: str) -> str:

@@ -3,12 +3,13 @@
 A cycle has three steps, each committed (for each submission) before the next starts, so a
 crash anywhere resumes where it stopped and sends nothing twice in effect:
 
-1. **prepare**: the pending stock changes are coalesced per (warehouse, SKU) into the absolute
-   quantity Amazon must hold (the ledger's position), chunked into as few
-   ``submitInventoryUpdate`` requests as the per-call item limit allows; the pending credits are
-   gathered into one returns credit note per return (and currency), numbered once and for good,
-   and chunked into as few ``submitInvoices`` requests as the per-call invoice limit allows. All
-   are stored as *prepared* submissions, with the outbox messages they settle.
+1. **prepare**: the stock positions Amazon must be told are worked out per (Amazon warehouse,
+   SKU) from each warehouse's stock authority (``services/stock_sync.py``: the WMS/ERP snapshot
+   plus the restocks since, or nothing; missing, stale or suspicious figures are held), chunked
+   into as few ``submitInventoryUpdate`` requests as the per-call item limit allows; the pending
+   credits are gathered into one returns credit note per return (and currency), numbered once
+   and for good, and chunked into as few ``submitInvoices`` requests as the per-call invoice
+   limit allows. All are stored as *prepared* submissions, with the outbox messages they settle.
 2. **send**: each prepared submission is sent and its transaction id recorded. A crash between
    sending and recording resends the same absolute quantities (harmless) or the same credit
    notes under the same numbers: Amazon refuses a credit-note number it already holds
@@ -49,6 +50,13 @@ from returnbridge.services.ports import (
     InventoryPosition,
     OpenException,
     TransactionError,
+)
+from returnbridge.services.stock_sync import (
+    PendingStock,
+    StockPlan,
+    StockStore,
+    plan_stock,
+    position_subject,
 )
 
 INVENTORY = "inventory"
@@ -106,7 +114,7 @@ CallMeter = Callable[[], AmazonCalls]
 """The running totals of a connector's ``AmazonCalls`` (a cycle takes the difference)."""
 
 
-class CycleStore(Protocol):
+class CycleStore(StockStore, Protocol):
     """The store as the clearing cycle needs it (one transaction per unit of work)."""
 
     def create_cycle(self, now: datetime) -> int: ...
@@ -125,7 +133,6 @@ class CycleStore(Protocol):
     def close_exception(
         self, exception_id: int, status: str, now: datetime, by: str, resolution: str, note: str
     ) -> None: ...
-    def ledger_positions(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]: ...
     def asins(self, skus: Sequence[str]) -> dict[str, str | None]: ...
     def add_submission(
         self,
@@ -169,6 +176,7 @@ class CycleStore(Protocol):
         case_id: int | None = None,
         line_id: str | None = None,
         inbox_id: int | None = None,
+        subject: str | None = None,
     ) -> int: ...
 
 
@@ -183,7 +191,6 @@ class CycleSettings:
     invoices_per_call: int = 100
     credit_note_prefix: str = "RBCN"
     stuck_after: timedelta = timedelta(hours=24)
-    warehouses: dict[str, str] = field(default_factory=dict)  # ZigZag DC -> Amazon warehouse
 
 
 @dataclass
@@ -203,6 +210,7 @@ class CycleReport:
     overstated: int = 0  # lines whose credit nets below what Amazon already holds
     min_calls: int = 0
     calls: AmazonCalls | None = None  # what the whole run cost; None: the connector does not count
+    stock: StockPlan | None = None  # what the prepare step sent and held of stock (None: no run)
 
     def add_sent(self, other: CycleReport) -> None:
         """Take in what one operation's sender did."""
@@ -239,45 +247,37 @@ class ClearingCycle:
         with self.stores() as store:
             changes = store.pending_stock_changes()
             credits = store.pending_credit_changes()
-            if not changes and not credits:
-                return
             now = self.clock()
+            plan = plan_stock(
+                store, [PendingStock(c.outbox_id, c.warehouse or "", c.sku) for c in changes], now
+            )
+            report.stock = plan
+            if not plan.sends and not credits:
+                return
             cycle_id = store.create_cycle(now)
             report.cycle_id = cycle_id
-            self._prepare_inventory(store, cycle_id, changes, report, now)
+            self._prepare_inventory(store, cycle_id, plan, report, now)
             self._prepare_credit_notes(store, cycle_id, credits, report, now)
 
     def _prepare_inventory(
         self,
         store: CycleStore,
         cycle_id: int,
-        changes: Sequence[Change],
+        plan: StockPlan,
         report: CycleReport,
         now: datetime,
     ) -> None:
-        if not changes:
-            return
-        by_position: dict[tuple[str, str], list[int]] = defaultdict(list)
-        for change in changes:
-            at = change.warehouse or ""
-            warehouse = self.settings.warehouses.get(at, at)
-            by_position[(warehouse, change.sku)].append(change.outbox_id)
-        quantities = store.ledger_positions(sorted(by_position))
-        asins = store.asins(sorted({sku for _, sku in by_position}))
-        by_warehouse: dict[str, list[str]] = defaultdict(list)
-        for warehouse, sku in sorted(by_position):
-            by_warehouse[warehouse].append(sku)
-        for warehouse, skus in sorted(by_warehouse.items()):
-            for n, chunk in enumerate(_chunks(skus, self.settings.items_per_call), start=1):
+        """Chunk the plan's positions into as few requests per warehouse as the item limit
+        allows; each stores the messages it settles."""
+        skus = sorted({sku for sends in plan.sends.values() for sku, _, _ in sends})
+        asins = store.asins(skus) if skus else {}
+        for warehouse, sends in sorted(plan.sends.items()):
+            for n, chunk in enumerate(_chunks(sends, self.settings.items_per_call), start=1):
                 positions = [
-                    {
-                        "sku": sku,
-                        "asin": asins.get(sku),
-                        "quantity": quantities[(warehouse, sku)],
-                    }
-                    for sku in chunk
+                    {"sku": sku, "asin": asins.get(sku), "quantity": quantity}
+                    for sku, quantity, _ in chunk
                 ]
-                outbox_ids = [i for sku in chunk for i in by_position[(warehouse, sku)]]
+                outbox_ids = [i for _, _, ids in chunk for i in ids]
                 key = f"cycle-{cycle_id}/{INVENTORY}/{warehouse}/{n}"
                 body = {"positions": positions}
                 store.add_submission(
@@ -645,11 +645,17 @@ def _open(
     now: datetime,
     code: ExceptionCode,
 ) -> int:
-    """One exception per return line behind one item of a submission; returns how many lines."""
-    lines = sorted({(c.case_id, c.line_id, c.sku, c.warehouse or "") for c in changes})
+    """One exception per return line behind one item of a submission (for a stock position
+    sent on the snapshot alone, one about the position); returns how many lines."""
+    lines: list[tuple[int | None, str | None, str, str]] = sorted(
+        {(c.case_id, c.line_id, c.sku, c.warehouse or "") for c in changes}
+    )
+    if not lines and submission.operation == INVENTORY:
+        lines = [(None, None, item, submission.warehouse or "")]
     verb = "rejected" if code is ExceptionCode.AMAZON_REJECTED else "has not confirmed"
     transaction = submission.transaction_id or "not issued"
     for case_id, line_id, sku, warehouse in lines:
+        subject = None
         if submission.operation == CREDIT_NOTES:
             what = f"credit note {item} for {sku}"
             body: Any = next(n for n in submission.body["notes"] if n["number"] == item)
@@ -660,13 +666,15 @@ def _open(
                 "returns_reference": body["returns_reference"],
             }
         else:
-            what = f"the stock update for {sku} at {warehouse}"
+            dc = f" (ZigZag DC {warehouse})" if warehouse != submission.warehouse else ""
+            what = f"the stock update for {sku} at Amazon warehouse {submission.warehouse}{dc}"
             where = {
                 "warehouse": warehouse,
                 "sku": sku,
                 "record": ["inventory", f"{submission.warehouse}/{sku}"],
             }
             body = submission.body
+            subject = position_subject(submission.warehouse or "", sku)
         message = f"Amazon {verb} {what} (transaction {transaction}): {error.code}: {error.message}"
         raw = json.dumps(
             {
@@ -678,7 +686,9 @@ def _open(
                 "body": body,
             }
         )
-        store.add_exception(code, message, raw, now, case_id=case_id, line_id=line_id)
+        store.add_exception(
+            code, message, raw, now, case_id=case_id, line_id=line_id, subject=subject
+        )
     return len(lines)
 
 

@@ -1,14 +1,17 @@
-"""The ERP journal export: the journals of each cycle as a file pair, and optionally POSTed.
+"""The ERP journal export: the journals and stock adjustments of each cycle as a file pair,
+and optionally POSTed.
 
 An export run has three steps, each safe to repeat (docs/erp-export.md):
 
-1. **record**: every ``erp.journal`` outbox message still pending, in outbox id order, becomes
-   one *batch* named ``erp-<first outbox id>-<last outbox id>``. The batch and the messages it
-   settles are committed in one transaction before any file exists, so a message is in exactly
-   one batch (the link table's key) and never pending again.
-2. **write**: every batch recorded but not yet written gets its CSV and JSON-lines files. The
-   rows are rebuilt from stored, immutable data (the messages and their journal entries), so a
-   crash between recording and writing writes the very same files on the next run.
+1. **record**: every ``erp.journal`` and ``erp.stock`` outbox message still pending, in outbox
+   id order, becomes one *batch* named ``erp-<first outbox id>-<last outbox id>``. The batch and
+   the messages it settles are committed in one transaction before any file exists, so a
+   message is in exactly one batch (the link table's key) and never pending again.
+2. **write**: every batch recorded but not yet written gets its CSV and JSON-lines files: one
+   row per journal line, and one ``stock_adjustment`` row per stock movement (no money: the
+   WMS/ERP books the units into on-hand, whoever tells Amazon the warehouse's stock). The rows
+   are rebuilt from stored, immutable data (the messages, their journal entries and stock
+   movements), so a crash between recording and writing writes the very same files next run.
 3. **deliver** (when an ERP endpoint is configured): every written batch not yet delivered is
    POSTed, oldest first, under the idempotency key of its name. A 2xx delivers it; a 4xx
    refuses it (the ERP's answer is kept for a person); an ERP out of reach leaves it, and the
@@ -21,12 +24,15 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from returnbridge.domain.errors import ReturnBridgeError
 
 TOPIC = "erp.journal"
+STOCK_TOPIC = "erp.stock"  # one message per stock movement: a stock adjustment for the ERP
+TOPICS: tuple[str, ...] = (TOPIC, STOCK_TOPIC)
+STOCK_ADJUSTMENT = "stock_adjustment"  # the row kind of an ``erp.stock`` message
 
 # The stable columns of both files, in order (documented in docs/erp-export.md).
 COLUMNS: tuple[str, ...] = (
@@ -47,6 +53,11 @@ COLUMNS: tuple[str, ...] = (
     "disposition",
     "source_event",
     "memo",
+    # Stock adjustments only (empty on journal rows): the ZigZag DC, the signed units and the
+    # business time (when the warehouse graded them).
+    "warehouse",
+    "quantity",
+    "occurred_at",
 )
 
 RECORDED = "recorded"  # in the database, files not yet written
@@ -100,6 +111,19 @@ class JournalMessage:
 
 
 @dataclass(frozen=True)
+class StockMessage:
+    """One ``erp.stock`` outbox message (a stock movement) and the event that caused it
+    (``<source>/<event id>``, None when unknown)."""
+
+    outbox_id: int
+    payload: dict[str, Any]
+    source_event: str | None = None
+
+
+ErpMessage = JournalMessage | StockMessage
+
+
+@dataclass(frozen=True)
 class ErpExport:
     """A recorded batch, as stored."""
 
@@ -114,29 +138,42 @@ class ErpExport:
 
 @dataclass(frozen=True)
 class ErpBatch:
-    """A batch's content: one row per journal line (posting), keyed by ``COLUMNS``."""
+    """A batch's content: one row per journal line (posting) and per stock adjustment, in
+    outbox order, keyed by ``COLUMNS``."""
 
     key: str
     rows: tuple[dict[str, Any], ...]
     totals: tuple[dict[str, Any], ...]  # per currency: {"currency", "debit", "credit"}
-    entries: int
+    entries: int  # journal entries
+    adjustments: int = 0  # stock adjustments (rows of kind ``stock_adjustment``)
+
+    @property
+    def lines(self) -> int:
+        """The journal lines (rows that are not stock adjustments)."""
+        return len(self.rows) - self.adjustments
 
     def body(self) -> dict[str, Any]:
-        """What is POSTed to the ERP (JSON)."""
+        """What is POSTed to the ERP (JSON). The stock adjustments travel beside the journal
+        ``lines``, not among them: a journal intake takes only lines with a GL account and a
+        currency, and they have neither."""
         return {
             "batch": self.key,
             "columns": list(COLUMNS),
             "entries": self.entries,
-            "lines": [dict(row) for row in self.rows],
+            "lines": [dict(row) for row in self.rows if row["kind"] != STOCK_ADJUSTMENT],
             "totals": [dict(total) for total in self.totals],
+            "stock_adjustments": [
+                dict(row) for row in self.rows if row["kind"] == STOCK_ADJUSTMENT
+            ],
         }
 
 
 class ErpExportStore(Protocol):
     """The store as the ERP export needs it (one transaction per unit of work)."""
 
-    def pending_journal_messages(self) -> list[JournalMessage]:
-        """Pending ``erp.journal`` messages in outbox id order (locked where the engine can)."""
+    def pending_messages(self) -> list[ErpMessage]:
+        """Pending ``erp.journal`` and ``erp.stock`` messages in outbox id order (locked where
+        the engine can)."""
         ...
 
     def record_export(
@@ -147,10 +184,12 @@ class ErpExportStore(Protocol):
         lines: int,
         now: datetime,
     ) -> int:
-        """Store the batch and settle its messages (status ``exported``); returns its id."""
+        """Store the batch and settle its messages (status ``exported``); returns its id.
+        ``lines`` counts journal lines only: the stock adjustments are the batch's messages
+        that are not journal entries."""
         ...
 
-    def export_messages(self, export_id: int) -> list[JournalMessage]: ...
+    def export_messages(self, export_id: int) -> list[ErpMessage]: ...
     def exports(self, statuses: Sequence[str]) -> list[ErpExport]: ...
     def export_by_key(self, batch_key: str) -> ErpExport | None: ...
     def mark_export(
@@ -189,6 +228,7 @@ class ErpExportReport:
     files: list[str] = field(default_factory=list)  # names of the files written
     entries: int = 0  # journal entries in the batches recorded by this run
     lines: int = 0  # journal lines (file rows) in the batches recorded by this run
+    adjustments: int = 0  # stock adjustments (file rows) in the batches recorded by this run
     delivered: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     undelivered: int = 0  # written batches left for the next run (the ERP out of reach)
@@ -198,12 +238,54 @@ def batch_key(outbox_ids: Sequence[int]) -> str:
     return f"erp-{outbox_ids[0]}-{outbox_ids[-1]}"
 
 
-def build_batch(key: str, messages: Sequence[JournalMessage]) -> ErpBatch:
-    """The rows of a batch, checked to balance per entry and per currency."""
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def stock_row(key: str, message: StockMessage) -> dict[str, Any]:
+    """A stock movement as a ``stock_adjustment`` row: units, no money."""
+    p = message.payload
+    delta = int(p["delta"])
+    at = _utc(datetime.fromisoformat(p["occurred_at"]))
+    of = f"return {p['return_id']}" if p.get("return_id") else f"case {p.get('case')}"
+    verb = "restock" if delta > 0 else "unstock"
+    return {
+        "batch": key,
+        "journal_id": f"stock/{p['movement_key']}",  # apart from the journals' own ids
+        "posting": 1,
+        "date": at.date().isoformat(),
+        "kind": STOCK_ADJUSTMENT,
+        "reverses": None,
+        "gl_account": None,
+        "debit": 0,
+        "credit": 0,
+        "currency": None,
+        "return_id": p.get("return_id"),
+        "case": p.get("case"),
+        "line_id": p.get("line_id"),
+        "sku": p["sku"],
+        "disposition": None,
+        "source_event": message.source_event,
+        "memo": f"{verb} {abs(delta)} x {p['sku']} at {p['warehouse']}, {of} line {p['line_id']}",
+        "warehouse": p["warehouse"],
+        "quantity": delta,
+        "occurred_at": at.isoformat(),
+    }
+
+
+def build_batch(key: str, messages: Sequence[ErpMessage]) -> ErpBatch:
+    """The rows of a batch, checked to balance per entry and per currency (the stock
+    adjustments carry no money)."""
     rows: list[dict[str, Any]] = []
     debits: dict[str, int] = defaultdict(int)
     credits: dict[str, int] = defaultdict(int)
+    entries = adjustments = 0
     for message in sorted(messages, key=lambda m: m.outbox_id):
+        if isinstance(message, StockMessage):
+            rows.append(stock_row(key, message))
+            adjustments += 1
+            continue
+        entries += 1
         p = message.payload
         postings = p["postings"]
         entry_debit = sum(int(x["debit"]) for x in postings)
@@ -236,6 +318,9 @@ def build_batch(key: str, messages: Sequence[JournalMessage]) -> ErpBatch:
                     "disposition": p.get("disposition"),
                     "source_event": p.get("source_event"),
                     "memo": p.get("memo", ""),
+                    "warehouse": None,
+                    "quantity": None,
+                    "occurred_at": None,
                 }
             )
     totals = []
@@ -248,7 +333,7 @@ def build_batch(key: str, messages: Sequence[JournalMessage]) -> ErpBatch:
         totals.append(
             {"currency": currency, "debit": debits[currency], "credit": credits[currency]}
         )
-    return ErpBatch(key, tuple(rows), tuple(totals), len(messages))
+    return ErpBatch(key, tuple(rows), tuple(totals), entries, adjustments)
 
 
 class ErpExporter:
@@ -275,18 +360,20 @@ class ErpExporter:
         return report
 
     def record(self, report: ErpExportReport) -> str | None:
-        """Make the pending journal messages one batch (one transaction); its key, or None."""
+        """Make the pending journal and stock messages one batch (one transaction); its key,
+        or None."""
         with self.stores() as store:
-            messages = store.pending_journal_messages()
+            messages = store.pending_messages()
             if not messages:
                 return None
             ids = [m.outbox_id for m in messages]
             key = batch_key(ids)
             batch = build_batch(key, messages)  # unbalanced: raises, nothing is recorded
-            store.record_export(key, ids, batch.entries, len(batch.rows), self.clock())
+            store.record_export(key, ids, batch.entries, batch.lines, self.clock())
         report.recorded.append(key)
         report.entries += batch.entries
-        report.lines += len(batch.rows)
+        report.lines += batch.lines
+        report.adjustments += batch.adjustments
         return key
 
     def write(self, report: ErpExportReport) -> None:
@@ -354,7 +441,10 @@ class ErpExporter:
 
 __all__ = [
     "COLUMNS",
+    "STOCK_ADJUSTMENT",
+    "STOCK_TOPIC",
     "TOPIC",
+    "TOPICS",
     "BatchWriter",
     "ErpBatch",
     "ErpBatchNotFound",
@@ -365,9 +455,12 @@ __all__ = [
     "ErpExportReport",
     "ErpExportStore",
     "ErpExporter",
+    "ErpMessage",
     "ErpRequestRefused",
     "ErpUnavailable",
     "JournalMessage",
+    "StockMessage",
     "batch_key",
     "build_batch",
+    "stock_row",
 ]

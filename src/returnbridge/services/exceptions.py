@@ -27,17 +27,23 @@ from returnbridge.domain.events import EventType, Override, ReturnEvent
 from returnbridge.domain.routing import CHARGE_PREFIX, WAIVABLE
 from returnbridge.services.pipeline import Processor
 from returnbridge.services.ports import Clock, ExceptionRecord, InboxRecord, Store, StoreFactory
+from returnbridge.services.stock_sync import HOLD_CODES, RELEASED
 
 MANUAL_SOURCE = "manual"
 AMAZON_CODES = frozenset(
     {ExceptionCode.AMAZON_REJECTED, ExceptionCode.AMAZON_STUCK, ExceptionCode.CREDIT_OVERSTATED}
 )
+# Stock positions held before they reach Amazon (services/stock_sync.py): about a warehouse or
+# a position, not a return line. They close by themselves when the cause is gone; a held drop
+# goes when a person releases it.
+STOCK_HOLD_CODES = frozenset(HOLD_CODES)
 
 
 class Action(StrEnum):
     REPROCESS = "reprocess"
     WRITE_OFF = "write-off"
     IGNORE = "ignore"
+    RELEASE = "release"  # a held stock drop: send it to Amazon at the next clearing cycle
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,13 @@ def _refuse_if_unfit(record: ExceptionRecord, request: Resolution) -> None:
         raise ExceptionActionRefused("say who is acting (--actor)")
     if request.action is Action.IGNORE and not request.note.strip():
         raise ExceptionActionRefused("ignoring an exception needs a reason (--note)")
+    if record.code in STOCK_HOLD_CODES:
+        _refuse_unfit_stock_hold(record, request)
+        return
+    if request.action is Action.RELEASE:
+        raise ExceptionActionRefused(
+            f"release is for a held stock drop (STOCK_DROP_HELD), not {record.code}"
+        )
     if record.code == ExceptionCode.OVER_RETURN and request.action is not Action.IGNORE:
         raise ExceptionActionRefused(
             f"exception {record.id}: the units are booked as received; have ZigZag correct a "
@@ -139,6 +152,33 @@ def _refuse_if_unfit(record: ExceptionRecord, request: Resolution) -> None:
         )
 
 
+def _refuse_unfit_stock_hold(record: ExceptionRecord, request: Resolution) -> None:
+    """A held drop is released or ignored; the other holds clear by themselves (ignoring one
+    only closes it until the next cycle finds the same cause)."""
+    if record.code == ExceptionCode.STOCK_DROP_HELD:
+        if request.action in (Action.RELEASE, Action.IGNORE):
+            return
+        raise ExceptionActionRefused(
+            f"exception {record.id}: check the quantity against the WMS, then release it (it "
+            "goes to Amazon at the next clearing cycle) or ignore it with a note (the position "
+            "stays held)"
+        )
+    if request.action is Action.IGNORE:
+        return
+    fix = {
+        ExceptionCode.STOCK_SNAPSHOT_MISSING: "import a stock snapshot that lists these "
+        "positions (returnbridge import stock FILE)",
+        ExceptionCode.STOCK_SNAPSHOT_STALE: "import a fresh stock snapshot (returnbridge "
+        "import stock FILE)",
+        ExceptionCode.UNMAPPED_WAREHOUSE: "map the DC to its Amazon warehouse in the "
+        "warehouses file (returnbridge warehouses load FILE)",
+    }[ExceptionCode(record.code)]
+    raise ExceptionActionRefused(
+        f"exception {record.id} ({record.code}) closes by itself at the next clearing cycle "
+        f"once you {fix}"
+    )
+
+
 def _resolve_amazon(
     store: Store, record: ExceptionRecord, request: Resolution, now: datetime
 ) -> None:
@@ -160,6 +200,11 @@ def _resolve_amazon(
             # Agreed with Amazon (a debit): the excess no longer offsets later credit.
             store.settle_overstated_credit(record.case_key or "", record.line_id or "", now)
         store.close_exception(record.id, "ignored", now, request.actor, "ignore", request.note)
+
+
+def _about_an_event(record: ExceptionRecord) -> bool:
+    """An exception about an inbound event (not a return line, a stock position or a DC)."""
+    return record.line_id is None and record.code not in AMAZON_CODES | STOCK_HOLD_CODES
 
 
 def _refuse_unreadable_reprocess(store: Store, record: ExceptionRecord) -> None:
@@ -186,7 +231,7 @@ def offered_actions(store: Store, record: ExceptionRecord) -> tuple[Action, ...]
         probe = Resolution(action=action, actor="probe", note="probe")
         try:
             _refuse_if_unfit(record, probe)
-            if record.line_id is None and action is Action.REPROCESS:
+            if _about_an_event(record) and action is Action.REPROCESS:
                 _refuse_unreadable_reprocess(store, record)
         except ExceptionActionRefused:
             continue
@@ -219,7 +264,7 @@ def request_resolution(
     if record is None:
         raise NotFound(f"no exception {exception_id}")
     _refuse_if_unfit(record, request)
-    if record.line_id is None and request.action is Action.REPROCESS:
+    if _about_an_event(record) and request.action is Action.REPROCESS:
         _refuse_unreadable_reprocess(store, record)
     now = clock()
     detail = {
@@ -260,6 +305,13 @@ def _decide(
     """Close the exception, or queue the decision for the pipeline; returns the queued event."""
     if record.code in AMAZON_CODES:
         _resolve_amazon(store, record, request, now)
+        return None
+    if record.code in STOCK_HOLD_CODES:
+        if request.action is Action.RELEASE:
+            note = request.note or "released: sent at the next clearing cycle"
+            store.close_exception(record.id, "resolved", now, request.actor, RELEASED, note)
+        else:
+            store.close_exception(record.id, "ignored", now, request.actor, "ignore", request.note)
         return None
     if record.code == ExceptionCode.OVER_RETURN:  # only ignore gets here (_refuse_if_unfit)
         store.close_exception(record.id, "ignored", now, request.actor, "ignore", request.note)

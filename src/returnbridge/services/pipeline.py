@@ -15,7 +15,7 @@ import socket
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from returnbridge.domain.catalog import Catalog
@@ -367,7 +367,12 @@ def apply_case(
             continue  # nothing new about this line: it stays as booked
         line_ref = store.save_line(case_id, line, warehouse, posted, now)
         posted = posted or PostedLine(line_ref, {})
-        _sync_stock(store, case_id, posted, line, warehouse, refs, inbox_id, now)
+        state = facts.lines.get(line.line_id)
+        # The business time of a stock change: when the warehouse graded the units (a stock
+        # snapshot's as_of is compared with it), else when it took them in, else now.
+        at = (state.graded_at or state.received_at or now) if state is not None else now
+        at = at.astimezone(UTC)
+        _sync_stock(store, case_id, posted, line, warehouse, refs, inbox_id, now, at)
         _sync_journal(store, case_id, posted, line, refs, trigger, inbox_id, now)
         _sync_credit(store, case_id, posted, line, credit_refs, inbox_id, now)
         _sync_exceptions(
@@ -397,9 +402,12 @@ def _sync_stock(
     refs: dict[str, Any],
     inbox_id: int | None,
     now: datetime,
+    occurred_at: datetime,
 ) -> None:
     """Move the line's sellable position to where it should be, per (warehouse, SKU): a
-    line whose SKU or warehouse changed takes its units off the old position."""
+    line whose SKU or warehouse changed takes its units off the old position. Each movement is
+    also a stock adjustment for the ERP (``erp.stock``): the WMS/ERP learns of every restock,
+    whoever tells Amazon the warehouse's stock."""
     wanted = {(warehouse, line.sku): line.stock} if line.stock and line.sku else {}
     count = posted.stock_movements
     for position in sorted(set(wanted) | set(posted.stock)):
@@ -409,20 +417,18 @@ def _sync_stock(
         count += 1
         key = f"{case_id}/{line.line_id}/{count}"
         at, sku = position
-        store.add_movement(key, posted.id, at, sku, delta, inbox_id, now)
-        store.add_to_outbox(
-            "amazon.inventory",
-            f"stock/{key}",
-            {
-                "movement_key": key,
-                "warehouse": at,
-                "sku": sku,
-                "delta": delta,
-                "line_id": line.line_id,
-                **refs,
-            },
-            now,
-        )
+        store.add_movement(key, posted.id, at, sku, delta, inbox_id, now, occurred_at)
+        message = {
+            "movement_key": key,
+            "warehouse": at,
+            "sku": sku,
+            "delta": delta,
+            "line_id": line.line_id,
+            "occurred_at": occurred_at.isoformat(),
+            **refs,
+        }
+        store.add_to_outbox("amazon.inventory", f"stock/{key}", message, now)
+        store.add_to_outbox("erp.stock", f"erp-stock/{key}", message, now)
 
 
 def _sync_credit(

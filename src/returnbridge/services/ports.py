@@ -192,6 +192,7 @@ class Store(Protocol):
         quantity: int,
         inbox_id: int | None,
         now: datetime,
+        occurred_at: datetime | None = None,
     ) -> None: ...
     def add_credit_movement(
         self,

@@ -8,6 +8,7 @@ condition twice; the unique ``active_key`` stops a second firing row whatever ha
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,12 +23,14 @@ from returnbridge.services.alert_rules import (
     UNMAPPED_CODES,
     AlertFacts,
     QueueFacts,
+    StockHold,
     UnmappedCode,
     credit_ages,
 )
 from returnbridge.services.alerting import NoticeKind, Recorded, Source, StoredAlert
 from returnbridge.services.alerts import Alert
 from returnbridge.services.finance import credit_report
+from returnbridge.services.stock_sync import HOLD_CODES
 from returnbridge.store.finance import SqlFinanceStore
 from returnbridge.store.gauges import queue_gauges
 from returnbridge.store.sql import SqlStore, aware, aware_or_none, transaction
@@ -132,7 +135,26 @@ class SqlAlertStore(SqlStore):
             erp_undelivered_batch=erp_batches[0] if erp_batches else None,
             amazon_oldest_change=aware_or_none(oldest_change),
             last_cycle_closed=aware_or_none(closed),
+            stock_holds=self._stock_holds(),
         )
+
+    def _stock_holds(self) -> tuple[StockHold, ...]:
+        """Open stock holds, per cause and warehouse (or DC)."""
+        e = exceptions.c
+        rows = self.conn.execute(
+            select(e.code, e.subject, e.raw).where(
+                e.status == "open", e.code.in_(HOLD_CODES), e.subject.is_not(None)
+            )
+        )
+        counts: dict[tuple[str, str], int] = defaultdict(int)
+        for row in rows:
+            kind, _, rest = str(row.subject).partition(":")
+            raw = json.loads(row.raw)
+            if kind == "position":
+                counts[(row.code, rest.split("/", 1)[0])] += 1
+            else:
+                counts[(row.code, rest)] += int(raw.get("positions", raw.get("messages", 1)))
+        return tuple(StockHold(code, scope, n) for (code, scope), n in sorted(counts.items()))
 
     def _amazon_answers(self, since: datetime) -> tuple[int, int]:
         """Changes for Amazon it answered since ``since``: (accepted, rejected)."""

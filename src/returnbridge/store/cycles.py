@@ -8,19 +8,19 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import Engine, and_, bindparam, func, insert, select, update
 
 from returnbridge.services.cycles import AmazonCalls, Change, Submission
 from returnbridge.services.ports import TransactionError
 from returnbridge.store.bulk import execute_many
-from returnbridge.store.sql import SqlStore, aware_or_none, transaction
+from returnbridge.store.sql import aware_or_none, transaction
+from returnbridge.store.stock import SqlStockStore
 from returnbridge.store.tables import (
     amazon_positions,
     amazon_submissions,
     catalog_items,
     clearing_cycles,
     outbox,
-    stock_movements,
 )
 
 _CHANGE = (outbox.c.id, outbox.c.payload, outbox.c.document, outbox.c.status)
@@ -33,13 +33,6 @@ SET_SUBMISSION = (
     .values(submission_id=bindparam("submission"))
 )
 SET_SUBMISSION_AND_DOCUMENT = SET_SUBMISSION.values(document=bindparam("number"))
-# The ledger's position of every (warehouse, SKU) at once: one pass over the movements, where
-# asking for many positions by IN lists would pass over them once per list.
-ALL_POSITIONS = select(
-    stock_movements.c.warehouse,
-    stock_movements.c.sku,
-    func.sum(stock_movements.c.quantity).label("net"),
-).group_by(stock_movements.c.warehouse, stock_movements.c.sku)
 _CHUNK = 500  # ids or keys per IN list
 
 
@@ -57,7 +50,7 @@ def _change(row: Any) -> Change:
     )
 
 
-class SqlCycleStore(SqlStore):
+class SqlCycleStore(SqlStockStore):
     """The SQL store, plus what clearing cycles read and write."""
 
     def create_cycle(self, now: datetime) -> int:
@@ -126,20 +119,6 @@ class SqlCycleStore(SqlStore):
         if self._postgres:
             query = query.with_for_update(skip_locked=True)
         return [_change(r) for r in self.conn.execute(query)]
-
-    def ledger_positions(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
-        found = {key: 0 for key in keys}
-        if len(keys) > _CHUNK:  # no index on (warehouse, sku): each IN list is a full pass
-            rows = self.conn.execute(ALL_POSITIONS)
-            found.update({k: int(r.net) for r in rows if (k := (r.warehouse, r.sku)) in found})
-            return found
-        rows = self.conn.execute(
-            ALL_POSITIONS.where(
-                tuple_(stock_movements.c.warehouse, stock_movements.c.sku).in_(list(keys))
-            )
-        )
-        found.update({(r.warehouse, r.sku): int(r.net) for r in rows})
-        return found
 
     def asins(self, skus: Sequence[str]) -> dict[str, str | None]:
         found: dict[str, str | None] = {}

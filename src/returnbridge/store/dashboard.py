@@ -22,7 +22,7 @@ from returnbridge.store.daily import daily_figures
 from returnbridge.store.sql import SqlStore, aware, aware_or_none
 from returnbridge.store.tables import amazon_submissions, clearing_cycles, inbox, outbox
 
-TOPICS = ("amazon.inventory", "amazon.credit_note", "erp.journal")
+TOPICS = ("amazon.inventory", "amazon.credit_note", "erp.journal", "erp.stock")
 AMAZON_TOPICS = TOPICS[:2]
 AMAZON_REFUSALS = (ExceptionCode.AMAZON_REJECTED.value, ExceptionCode.AMAZON_STUCK.value)
 AWAITING = ("sent", "stuck")  # submissions sent to Amazon that it has not answered for good

@@ -16,12 +16,22 @@ from returnbridge.services.erp_export import (
     RECORDED,
     REFUSED,
     TOPIC,
+    TOPICS,
     WRITTEN,
     ErpExport,
+    ErpMessage,
     JournalMessage,
+    StockMessage,
 )
 from returnbridge.store.sql import SqlStore, aware, transaction
-from returnbridge.store.tables import erp_export_messages, erp_exports, journal_entries, outbox
+from returnbridge.store.tables import (
+    erp_export_messages,
+    erp_exports,
+    inbox,
+    journal_entries,
+    outbox,
+    stock_movements,
+)
 
 _CHUNK = 500
 
@@ -35,10 +45,10 @@ def _export(row: Any) -> ErpExport:
 class SqlErpExportStore(SqlStore):
     """The SQL store, plus what the ERP export reads and writes."""
 
-    def pending_journal_messages(self) -> list[JournalMessage]:
+    def pending_messages(self) -> list[ErpMessage]:
         query = (
-            select(outbox.c.id, outbox.c.payload)
-            .where(outbox.c.topic == TOPIC, outbox.c.status == "pending")
+            select(outbox.c.id, outbox.c.topic, outbox.c.payload)
+            .where(outbox.c.topic.in_(TOPICS), outbox.c.status == "pending")
             .order_by(outbox.c.id)
         )
         if self._postgres:
@@ -46,18 +56,19 @@ class SqlErpExportStore(SqlStore):
             query = query.with_for_update(of=outbox)
         return self._messages(list(self.conn.execute(query)))
 
-    def export_messages(self, export_id: int) -> list[JournalMessage]:
+    def export_messages(self, export_id: int) -> list[ErpMessage]:
         rows = self.conn.execute(
-            select(outbox.c.id, outbox.c.payload)
+            select(outbox.c.id, outbox.c.topic, outbox.c.payload)
             .join(erp_export_messages, erp_export_messages.c.outbox_id == outbox.c.id)
             .where(erp_export_messages.c.export_id == export_id)
             .order_by(outbox.c.id)
         )
         return self._messages(list(rows))
 
-    def _messages(self, rows: list[Any]) -> list[JournalMessage]:
-        payloads = [(int(r.id), json.loads(r.payload)) for r in rows]
-        keys = [p["entry_key"] for _, p in payloads]
+    def _messages(self, rows: list[Any]) -> list[ErpMessage]:
+        payloads = [(int(r.id), r.topic, json.loads(r.payload)) for r in rows]
+        keys = [p["entry_key"] for _, topic, p in payloads if topic == TOPIC]
+        movements = [p["movement_key"] for _, topic, p in payloads if topic != TOPIC]
         posted: dict[str, datetime] = {}
         for start in range(0, len(keys), _CHUNK):
             found = self.conn.execute(
@@ -66,7 +77,21 @@ class SqlErpExportStore(SqlStore):
                 )
             )
             posted.update({r.entry_key: aware(r.posted_at) for r in found})
-        return [JournalMessage(i, p, posted[p["entry_key"]]) for i, p in payloads]
+        # The event that moved the stock, named as a journal's ``source_event`` is.
+        sources: dict[str, str] = {}
+        for start in range(0, len(movements), _CHUNK):
+            found = self.conn.execute(
+                select(stock_movements.c.movement_key, inbox.c.source, inbox.c.event_id)
+                .join(inbox, inbox.c.id == stock_movements.c.inbox_id)
+                .where(stock_movements.c.movement_key.in_(movements[start : start + _CHUNK]))
+            )
+            sources.update({r.movement_key: f"{r.source}/{r.event_id}" for r in found})
+        return [
+            JournalMessage(i, p, posted[p["entry_key"]])
+            if topic == TOPIC
+            else StockMessage(i, p, sources.get(p["movement_key"]))
+            for i, topic, p in payloads
+        ]
 
     def record_export(
         self,

@@ -537,6 +537,7 @@ class SqlStore:
         quantity: int,
         inbox_id: int | None,
         now: datetime,
+        occurred_at: datetime | None = None,
     ) -> None:
         values = {
             "movement_key": key,
@@ -546,6 +547,7 @@ class SqlStore:
             "quantity": quantity,
             "inbox_id": inbox_id,
             "created_at": now,
+            "occurred_at": occurred_at or now,
         }
         if self._book is not None:
             self._book.add_movement(values)
@@ -622,6 +624,7 @@ class SqlStore:
         case_id: int | None = None,
         line_id: str | None = None,
         inbox_id: int | None = None,
+        subject: str | None = None,
     ) -> int:
         values = {
             "code": code,
@@ -629,6 +632,7 @@ class SqlStore:
             "case_id": case_id,
             "line_id": line_id,
             "inbox_id": inbox_id,
+            "subject": subject,
             "message": message,
             "raw": raw,
             "created_at": now,

@@ -163,6 +163,9 @@ stock_movements = Table(
     Column("quantity", Integer, nullable=False),
     Column("inbox_id", Id, ForeignKey("inbox.id")),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Business time: when the warehouse graded the units back to stock (or out of it), which a
+    # stock snapshot's as_of is compared with. Null before migration 0012 (created_at stands in).
+    Column("occurred_at", DateTime(timezone=True)),
     CheckConstraint("quantity <> 0", name="nonzero"),
     Index("ix_stock_movements_line_ref", "line_ref"),
 )
@@ -228,6 +231,9 @@ exceptions = Table(
     Column("resolved_by", String(100)),
     Column("resolution", String(32)),
     Column("resolution_note", Text),
+    # What an exception that is not about a return line is about (a stock hold's
+    # ``position:<warehouse>/<sku>``, ``warehouse:<id>``, ``dc:<code>``): one open per subject.
+    Column("subject", String(200)),
     Index("ix_exceptions_status_code", "status", "code"),
     Index("ix_exceptions_case_id", "case_id"),
 )
@@ -310,6 +316,20 @@ amazon_positions = Table(
     Column("sku", String(64), primary_key=True),
     Column("quantity", Integer, nullable=False),
     Column("synced_at", DateTime(timezone=True), nullable=False),
+)
+
+# The stock authority's latest word per (Amazon warehouse, SKU): a snapshot of the WMS/ERP's
+# available units at ``as_of`` (business time). A row is replaced only by a newer ``as_of``.
+stock_snapshots = Table(
+    "stock_snapshots",
+    metadata,
+    Column("warehouse", String(64), primary_key=True),
+    Column("sku", String(64), primary_key=True),
+    Column("available", Integer, nullable=False),
+    Column("as_of", DateTime(timezone=True), nullable=False),
+    Column("source", String(300), nullable=False),
+    Column("imported_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("available >= 0", name="available_not_negative"),
 )
 
 # Where each polled feed stands: the cursor to ask for next, stored in the same transaction as
@@ -402,9 +422,9 @@ webhook_rejections = Table(
     Column("body", Text, nullable=False),
 )
 
-# ERP export batches (docs/erp-export.md): every pending `erp.journal` message at export time,
-# recorded with the messages it settles in one transaction before its files are written, so a
-# crash in between writes the same batch again and no journal goes out twice or never.
+# ERP export batches (docs/erp-export.md): every pending `erp.journal` and `erp.stock` message at
+# export time, recorded with the messages it settles in one transaction before its files are
+# written, so a crash in between writes the same batch again and nothing goes out twice or never.
 erp_exports = Table(
     "erp_exports",
     metadata,

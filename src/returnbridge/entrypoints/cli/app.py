@@ -27,6 +27,7 @@ from returnbridge.entrypoints.cli import (
     rfs,
     sandbox,
     serve,
+    stock,
     tokens,
 )
 from returnbridge.entrypoints.cli.common import DbOption, console, err_console, open_app
@@ -64,6 +65,7 @@ tokens.register(app)
 audit_log.register(app)
 alerts.register(app)
 loadgen.register(app)
+stock.register(app)
 
 
 @db_app.command("upgrade")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 import typer
 from rich.console import Console
@@ -39,14 +40,18 @@ def settings_for(db: str | None) -> Settings:
 
 @contextmanager
 def open_app(
-    db: str | None, *, schema_ready: bool = True, wait_seconds: float = 0.0
+    db: str | None,
+    *,
+    schema_ready: bool = True,
+    wait_seconds: float = 0.0,
+    clock: Callable[[], datetime] | None = None,
 ) -> Iterator[App]:
     """The app for one command; by default it refuses a database not yet upgraded. With
     ``wait_seconds`` (the long-running processes), a database that does not answer yet (down,
     restarting) is asked again, with a doubling pause, for that long before giving up."""
     settings = settings_for(db)
     configure(settings.log_level, settings.log_format)
-    app = bootstrap(settings)
+    app = bootstrap(settings) if clock is None else bootstrap(settings, clock)
     try:
         if schema_ready:
             _require_head_waiting(app, wait_seconds)

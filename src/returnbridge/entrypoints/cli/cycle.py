@@ -78,7 +78,30 @@ class _CycleOutput:
         _print_follow_ups(report)
 
 
+def _print_stock(report: CycleReport) -> None:
+    """What the cut-off told Amazon of stock, and what it held back (with the command to look)."""
+    plan = report.stock
+    if plan is None:
+        return
+    console.print(
+        f"stock: {plan.positions} position(s) sent (snapshot + restocks since), "
+        f"{plan.unchanged} change(s) Amazon already holds, {plan.withheld} withheld (stock "
+        "authority none)"
+    )
+    for code, n in sorted(plan.held.items()):
+        console.print(
+            f"[yellow]{n} stock position(s) held: {code}[/]: "
+            f"`returnbridge exceptions list --code {code}`"
+        )
+    if plan.unmapped_dcs:
+        console.print(
+            f"[yellow]ZigZag DC(s) with no Amazon warehouse: {', '.join(plan.unmapped_dcs)}[/]: "
+            "`returnbridge exceptions list --code UNMAPPED_WAREHOUSE`"
+        )
+
+
 def _print_follow_ups(report: CycleReport) -> None:
+    _print_stock(report)
     if report.already_held:
         console.print(
             f"{report.already_held} credit note(s) sent again were already held by Amazon "

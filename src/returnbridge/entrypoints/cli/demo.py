@@ -1,17 +1,20 @@
 """``demo``: the main job on the embedded default, end to end over the real components.
 
-Generates a seeded day (catalog, ZigZag export, Amazon refunds at first scan), loads the master
-data, imports the export through the CSV connector, ingests the refunds, drains the inbox, checks
-the invariants and writes ``OUT/summary.json``. The same seed gives the same summary. With
-``--serve``, the service then runs on the day's database on loopback (the dashboard, the API),
-with an admin token to sign in, until Ctrl-C.
+Generates a seeded day (catalog, ZigZag export, Amazon refunds at first scan, the WMS's opening
+stock snapshot), loads the master data and the warehouse map (ZigZag's DC codes are not
+Amazon's warehouse ids), imports the snapshot, imports the export through the CSV connector,
+ingests the refunds, drains the inbox, checks the invariants and writes ``OUT/summary.json``.
+The same seed gives the same summary. With ``--serve``, the service then runs on the day's
+database on loopback (the dashboard, the API), with an admin token to sign in, until Ctrl-C.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +34,16 @@ from returnbridge.entrypoints.cli.pipeline import drain_inbox
 from returnbridge.entrypoints.cli.report import render as render_daily
 from returnbridge.entrypoints.service import LoopOptions, plan_loops, run_service
 from returnbridge.masterdata.mappings_toml import DEFAULT_MAPPINGS
+from returnbridge.masterdata.warehouses_toml import DEFAULT_WAREHOUSES
 from returnbridge.reports.monthend import write_month_end
 from returnbridge.sandboxes.zigzag.generator import (
+    DAY_END,
     generate_day,
     write_catalog,
     write_export,
     write_refunds,
 )
+from returnbridge.sandboxes.zigzag.stock import OPENING_AS_OF, opening_stock, write_stock_snapshot
 from returnbridge.services.access import create_token, revoke_tokens
 from returnbridge.services.pipeline import ProcessStats, ingest_stream
 from returnbridge.services.ports import InboxRecord
@@ -89,16 +95,22 @@ def run_demo(
     day = generate_day(returns, seed)
     catalog_file, export_file = out / "catalog.csv", out / "zigzag-export.csv"
     refunds_file, mappings_file = out / "amazon-refunds.jsonl", out / "mappings.toml"
+    warehouses_file, stock_file = out / "warehouses.toml", out / "stock-snapshot.csv"
     write_catalog(day, catalog_file)
     write_export(day, export_file)
     write_refunds(day, refunds_file)
     shutil.copyfile(DEFAULT_MAPPINGS, mappings_file)
+    warehouses_file.write_text(demo_warehouses(), encoding="utf-8")
 
     rb.load_catalog(catalog_file)
     rb.load_mappings(mappings_file)
+    warehouses = rb.load_warehouses(warehouses_file)
+    opening = opening_stock(day, warehouses.warehouses)
+    write_stock_snapshot(opening, stock_file, OPENING_AS_OF)
+    rb.import_stock(stock_file)  # before the first cycle: Amazon's view starts from it
     imported = bring_in(rb, transport, returns, seed, export_file)
     refunds = ingest_stream(rb.stores, _refund_records(refunds_file), rb.clock)
-    leg = AmazonLeg(rb, seed, amazon_faults, amazon_reject_rate) if amazon else None
+    leg = AmazonLeg(rb, seed, amazon_faults, amazon_reject_rate, tuple(opening)) if amazon else None
     try:
         stats = _process_in_cycles(rb, leg, cycles)
         amazon_figures = leg.figures() if leg else None
@@ -121,6 +133,7 @@ def run_demo(
         "batches": len(erp.written),
         "entries": erp.entries,
         "lines": erp.lines,
+        "stock_adjustments": erp.adjustments,
     }
     figures.update(
         {
@@ -148,6 +161,37 @@ def run_demo(
     # (the same seed gives the same summary, whatever the day).
     figures["reports"] = [str(path) for path in reports]
     return figures
+
+
+class ReplayClock:
+    """The demo's clock: it replays a past day (``DAY_START`` .. ``DAY_END`` of the generator),
+    so "now" starts when the day's last event is over and runs on from there. Everything the day
+    stores, signs and reports is dated in that day, as it was on the day itself."""
+
+    def __init__(self, start: datetime = DAY_END) -> None:
+        self.start = start
+        self.started = time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self.started)
+
+
+# The replayed day's returns are graded over three days after one opening snapshot (01:00 on
+# DAY_START's day); a brand's nightly snapshot keeps the shipped default of 26 hours.
+DEMO_SNAPSHOT_MAX_AGE_HOURS = 96
+
+
+def demo_warehouses() -> str:
+    """The shipped warehouses file, with the freshness limit of the replayed day."""
+    text = DEFAULT_WAREHOUSES.read_text(encoding="utf-8")
+    line = re.search(r"^snapshot_max_age_hours = .*$", text, flags=re.M)
+    if line is None:
+        raise DemoError(f"{DEFAULT_WAREHOUSES.name} sets no snapshot_max_age_hours")
+    return text.replace(
+        line.group(0),
+        f"snapshot_max_age_hours = {DEMO_SNAPSHOT_MAX_AGE_HOURS}  # the demo replays three days "
+        "of grading after one snapshot",
+    )
 
 
 def _write_reports(rb: App, out: Path) -> list[Path]:
@@ -214,6 +258,12 @@ def _print_summary(figures: dict[str, Any], out: Path, seconds: float) -> None:
             f"vs {a['naive_calls']} posting each unit; {a['throttled']} throttled, "
             f"{a['rejected_items']} items rejected, {a['stock_mismatches']} stock mismatches"
         )
+        st = a["stock"]
+        console.print(
+            f"stock: {st['positions_sent']} positions sent (snapshot + restocks since), held: "
+            f"{st['held_missing']} no snapshot, {st['held_stale']} stale, {st['held_drop']} drops; "
+            f"{st['unmapped_warehouse']} unmapped DCs"
+        )
         console.print(
             f"credit notes: {a['credit_notes']} held by Amazon, "
             f"{a['credit_notes_resent_refused']} resends refused as duplicates, "
@@ -271,7 +321,7 @@ def demo(
             (out / f"returnbridge.db{suffix}").unlink(missing_ok=True)
         db = f"sqlite:///{out / 'returnbridge.db'}"
     started = time.perf_counter()
-    with open_app(db, schema_ready=False) as rb:
+    with open_app(db, schema_ready=False, clock=ReplayClock()) as rb:
         figures = run_demo(
             rb,
             out,

@@ -3,8 +3,10 @@
 The figures it reports are the issue's: submission calls (retries included) against the
 fewest the data allowed (``min_calls``) and one call per returned unit (``naive_calls``), 429s,
 retries, status polls and token requests apart, rejections (ours and the sandbox's own count of
-distinct rejected records), stock mismatches between the sandbox and the ledger after the last
-cycle, and credit mismatches between what each return owes Amazon and what Amazon holds.
+distinct rejected records), stock mismatches between the sandbox and what the stock authority
+says Amazon should hold after the last cycle (the snapshot plus the restocks since), the stock
+positions sent and held, and credit mismatches between what each return owes Amazon and what
+Amazon holds.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +33,7 @@ from returnbridge.sandboxes.amazon.exports import write_credit_note_remittance
 from returnbridge.sandboxes.amazon.server import RunningSandbox, start_sandbox
 from returnbridge.services.cycles import CycleReport
 from returnbridge.store.cycles import cycle_transaction
-from returnbridge.store.tables import exceptions, outbox, stock_movements
+from returnbridge.store.tables import exceptions, outbox, stock_movements, stock_snapshots
 
 CATCH_UP_CYCLES = 3  # items released from a failed transaction go again in the next cycle
 
@@ -64,9 +67,19 @@ def sandbox_env(running: RunningSandbox) -> dict[str, str]:
 class AmazonLeg:
     """Owns the sandbox and the connector for one demo run."""
 
-    def __init__(self, rb: App, seed: int, faults: float, reject_rate: float) -> None:
+    def __init__(
+        self,
+        rb: App,
+        seed: int,
+        faults: float,
+        reject_rate: float,
+        opening: tuple[tuple[str, str, int], ...] = (),
+    ) -> None:
         self.rb = rb
-        config = SandboxConfig(seed=seed, polls_until_final=1, reject_rate=reject_rate)
+        config = SandboxConfig(
+            seed=seed, polls_until_final=1, reject_rate=reject_rate, opening_stock=opening
+        )
+        self.opening = {(w, sku): units for w, sku, units in opening}
         self.running: RunningSandbox = start_sandbox(config.with_faults(faults))
         self.vendor = sandbox_vendor(
             self.running,
@@ -90,13 +103,7 @@ class AmazonLeg:
         engine = self.rb.engine
         with cycle_transaction(engine) as store:
             conn = store.conn
-            ledger: dict[tuple[str, str], int] = {}
-            for r in conn.execute(
-                select(
-                    stock_movements.c.warehouse, stock_movements.c.sku, stock_movements.c.quantity
-                )
-            ):
-                ledger[(r.warehouse, r.sku)] = ledger.get((r.warehouse, r.sku), 0) + r.quantity
+            expected = _expected_stock(conn, store.warehouse_map().dcs)
             messages = [
                 (r.topic, json.loads(r.payload))
                 for r in conn.execute(
@@ -125,8 +132,8 @@ class AmazonLeg:
         }
         sandbox = self.running.sandbox
         amazon_stock = dict(sandbox.stock)
-        positions = {k for k, v in ledger.items() if v} | {k for k, v in amazon_stock.items() if v}
-        differing = {p for p in positions if ledger.get(p, 0) != amazon_stock.get(p, 0)}
+        positions = set(expected) | set(amazon_stock)
+        differing = {p for p in positions if expected.get(p) != amazon_stock.get(p)}
         stock_explained = {p for p in differing if ("inventory", f"{p[0]}/{p[1]}") in explained}
         # Credit: what each return owes Amazon by the ledger against what Amazon holds.
         owed: dict[str, int] = {}
@@ -148,7 +155,21 @@ class AmazonLeg:
             r for r in set(owed) | set(credited) if owed.get(r, 0) != credited.get(r, 0)
         }
         stats = self.vendor.stats
+        last = self.reports[-1].stock if self.reports else None
+        held = last.held if last else {}
+        stock = {
+            "positions_sent": sum(r.stock.positions for r in self.reports if r.stock),
+            "held_missing": held.get("STOCK_SNAPSHOT_MISSING", 0),
+            "held_stale": held.get("STOCK_SNAPSHOT_STALE", 0),
+            "held_drop": held.get("STOCK_DROP_HELD", 0),
+            "unmapped_warehouse": len(last.unmapped_dcs) if last else 0,
+            "below_opening": sum(
+                1 for p, units in self.opening.items() if amazon_stock.get(p, 0) < units
+            ),
+            "warehouses": sorted({warehouse for warehouse, _ in amazon_stock}),
+        }
         return {
+            "stock": stock,
             "cycles": len(self.reports),
             "calls": stats.calls,
             "retries": stats.retries,
@@ -186,6 +207,21 @@ class AmazonLeg:
     def stop(self) -> None:
         self.vendor.close()
         self.running.stop()
+
+
+def _expected_stock(conn: Any, dcs: Mapping[str, str]) -> dict[tuple[str, str], int]:
+    """What Amazon should hold per (Amazon warehouse, SKU): the snapshot plus the net units
+    restocked at the warehouse's DCs with a business time after the snapshot's as_of."""
+    s, m = stock_snapshots.c, stock_movements.c
+    snapshots = {(r.warehouse, r.sku): (int(r.available), r.as_of) for r in conn.execute(
+        select(s.warehouse, s.sku, s.available, s.as_of))}  # fmt: skip
+    expected = {key: available for key, (available, _) in snapshots.items()}
+    for r in conn.execute(select(m.warehouse, m.sku, m.quantity, m.occurred_at, m.created_at)):
+        key = (dcs.get(r.warehouse, ""), r.sku)
+        at = r.occurred_at or r.created_at
+        if key in snapshots and at > snapshots[key][1]:
+            expected[key] += int(r.quantity)
+    return {key: max(0, units) for key, units in expected.items()}
 
 
 def _minor(money: dict[str, str]) -> int:

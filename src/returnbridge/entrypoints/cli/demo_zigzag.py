@@ -78,7 +78,7 @@ def bring_in(rb: App, transport: Transport, returns: int, seed: int, export: Pat
             webhook_secret=secret,
             time_scale=DEMO_TIME_SCALE,
         )
-        report = deliver_day(config)
+        report = deliver_day(config, now=rb.clock)
     # What returnbridge answered each message the first time it heard it: 202 new, 200 seen
     # before, 400 unreadable (kept as INVALID_EVENT; ZigZag's re-sends then get 200).
     first = [next((s for s in r.statuses if s is not None), None) for r in report.records]

@@ -1,5 +1,6 @@
-"""``export erp``: the journals not yet exported, as a CSV / JSON-lines file pair per batch,
-and delivered to the ERP endpoint when one is configured (docs/erp-export.md)."""
+"""``export erp``: the journals and stock adjustments not yet exported, as a CSV / JSON-lines
+file pair per batch, and delivered to the ERP endpoint when one is configured
+(docs/erp-export.md)."""
 
 from __future__ import annotations
 
@@ -56,8 +57,9 @@ def erp_exporter(
 
 
 def export_erp(rb: App, out: Path, *, deliver: bool = True) -> ErpExportReport:
-    """Export the journals not yet exported as one batch to ``out`` (and deliver the batches
-    not yet delivered when an ERP endpoint is configured): the demo's hook after its cycles."""
+    """Export the journals and stock adjustments not yet exported as one batch to ``out`` (and
+    deliver the batches not yet delivered when an ERP endpoint is configured): the demo's hook
+    after its cycles. The report counts journal ``lines`` and stock ``adjustments`` apart."""
     with erp_exporter(rb, out, deliver=deliver) as exporter:
         return exporter.run()
 
@@ -80,8 +82,8 @@ def erp(
     ),
     db: str | None = DbOption,
 ) -> None:
-    """Export the pending journals as one batch (CSV + JSON lines) and deliver the batches not
-    yet delivered, oldest first."""
+    """Export the pending journals and stock adjustments as one batch (CSV + JSON lines) and
+    deliver the batches not yet delivered, oldest first."""
     with open_app(db) as rb, erp_exporter(rb, out, deliver=deliver) as exporter:
         if batch:
             report = exporter.rewrite(batch)
@@ -97,10 +99,10 @@ def _show(report: ErpExportReport, out: Path, endpoint: bool, ran: bool) -> None
     if report.recorded:
         console.print(
             f"batch {', '.join(report.recorded)}: {report.entries} journal entries, "
-            f"{report.lines} lines"
+            f"{report.lines} lines, {report.adjustments} stock adjustment(s)"
         )
     elif ran:
-        console.print("no journals waiting: no new batch")
+        console.print("no journals or stock adjustments waiting: no new batch")
     for name in report.files:
         console.print(f"wrote {out / name}")
     if not ran:

@@ -19,7 +19,9 @@ def register(app: typer.Typer) -> None:
 
 @outbox_app.command("list")
 def list_messages(
-    topic: str | None = typer.Option(None, help="amazon.inventory or erp.journal."),
+    topic: str | None = typer.Option(
+        None, help="amazon.inventory, amazon.credit_note, erp.journal or erp.stock."
+    ),
     status: str | None = typer.Option("pending", help="pending, sent, or all."),
     limit: int = typer.Option(50, min=1, max=100_000),
     as_json: bool = typer.Option(False, "--json", help="JSON lines with full payloads."),

@@ -8,7 +8,11 @@ from typing import Any
 import typer
 
 from returnbridge.sandboxes.amazon import server
-from returnbridge.sandboxes.amazon.config import DEFAULT_REFRESH_TOKEN, SandboxConfig
+from returnbridge.sandboxes.amazon.config import (
+    DEFAULT_REFRESH_TOKEN,
+    SandboxConfig,
+    read_opening_stock,
+)
 from returnbridge.sandboxes.history import generate_history, write_history
 from returnbridge.sandboxes.zigzag import server as zigzag_server
 from returnbridge.sandboxes.zigzag.config import ZigZagSandboxConfig
@@ -39,6 +43,14 @@ def amazon(
     polls_until_final: int = typer.Option(
         1, min=0, help="Status reads answered Processing before the outcome shows."
     ),
+    stock: Path | None = typer.Option(
+        None,
+        "--stock",
+        exists=True,
+        dir_okay=False,
+        help="A stock snapshot CSV (warehouse,sku,available,as_of): the positions Amazon holds "
+        "before the first request, as the vendor's own feed left them.",
+    ),
 ) -> None:
     """Serve the Amazon SP-API vendor sandbox until Ctrl-C, and print how to reach it."""
     try:
@@ -51,6 +63,7 @@ def amazon(
         stuck_rate=stuck_rate,
         rate_multiplier=rate_multiplier,
         polls_until_final=polls_until_final,
+        opening_stock=read_opening_stock(stock) if stock else (),
     ).with_faults(faults)
     url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     typer.echo(f"Amazon SP-API vendor sandbox on {url}")

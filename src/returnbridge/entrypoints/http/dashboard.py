@@ -69,7 +69,12 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
-HOW = {Action.REPROCESS: " (retry)", Action.WRITE_OFF: " (write off)", Action.IGNORE: ""}
+HOW = {
+    Action.REPROCESS: " (retry)",
+    Action.WRITE_OFF: " (write off)",
+    Action.IGNORE: "",
+    Action.RELEASE: " (released: it goes to Amazon at the next clearing cycle)",
+}
 REFUSED = {
     TokenRefusal.INVALID: "That token is not one returnbridge issued. Check you copied all of "
     "it (it starts with rb_), or ask an admin for one.",

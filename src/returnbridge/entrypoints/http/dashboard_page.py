@@ -18,7 +18,7 @@ from returnbridge.domain.errors import ExceptionCode
 from returnbridge.reports.html import Series, bar_chart, money, stacked_chart
 from returnbridge.reports.tables import Kind
 from returnbridge.services.access import Principal
-from returnbridge.services.exceptions import AMAZON_CODES, Action
+from returnbridge.services.exceptions import AMAZON_CODES, STOCK_HOLD_CODES, Action
 from returnbridge.services.ports import ExceptionRecord
 from returnbridge.store.daily import ROUTES
 from returnbridge.store.dashboard import DashboardFigures
@@ -42,6 +42,14 @@ MEANING: Mapping[str, str] = {
     ExceptionCode.CREDIT_OVERSTATED: "Amazon holds more credit for the line than it owes.",
     ExceptionCode.RFS_NOT_RECEIVED: "Refunded at first scan; the goods have not arrived in time.",
     ExceptionCode.OVER_RETURN: "More units came back than Amazon approved for the order.",
+    ExceptionCode.STOCK_SNAPSHOT_MISSING: "No stock snapshot from the WMS for products restocked "
+    "at this Amazon warehouse: their stock is not sent.",
+    ExceptionCode.STOCK_SNAPSHOT_STALE: "The WMS stock snapshot is too old: the warehouse's "
+    "stock is not sent until a fresh one is imported.",
+    ExceptionCode.STOCK_DROP_HELD: "The new stock figure is far below what Amazon last "
+    "confirmed: check it and release it.",
+    ExceptionCode.UNMAPPED_WAREHOUSE: "A ZigZag DC restocked units and has no Amazon warehouse "
+    "in the warehouses file.",
 }
 """Each exception code in one line (the runbook's table, docs/operations.md)."""
 
@@ -50,6 +58,7 @@ QUEUE_WORDS: Mapping[str, str] = {
     "amazon.inventory": "Stock changes for Amazon",
     "amazon.credit_note": "Credit notes for Amazon",
     "erp.journal": "Journal entries for the ERP",
+    "erp.stock": "Stock adjustments for the ERP",
 }
 ROUTE_WORDS: Mapping[str, str] = {
     "restocked": "restocked",
@@ -138,12 +147,22 @@ def _buttons(record: ExceptionRecord, offered: tuple[Action, ...]) -> tuple[Butt
                 "off. Use it when the goods cannot be sold and should not wait."
             )
             found.append(Button(action.value, "Write off", explains, True, False))
-        else:
+        elif action is Action.RELEASE:
             explains = (
-                "Close it without changing anything: Amazon keeps its copy as it is."
-                if amazon
-                else "Close it without changing the line. Say why: it goes in the audit log."
+                "Send this quantity to Amazon at the next clearing cycle: you checked it "
+                "against the WMS and the drop is real."
             )
+            found.append(Button(action.value, "Release", explains, True, False))
+        else:
+            if amazon:
+                explains = "Close it without changing anything: Amazon keeps its copy as it is."
+            elif record.code in STOCK_HOLD_CODES:
+                explains = (
+                    "Close it: the position stays held, and the next clearing cycle opens it "
+                    "again while the cause is there. Say why: it goes in the audit log."
+                )
+            else:
+                explains = "Close it without changing the line. Say why: it goes in the audit log."
             found.append(Button(action.value, "Ignore", explains, True, True))
     return tuple(found)
 

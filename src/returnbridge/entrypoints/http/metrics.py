@@ -39,7 +39,7 @@ from returnbridge.services.alert_rules import AlertFacts, CreditAge, credit_ages
 from returnbridge.store.alerts import alert_transaction
 from returnbridge.store.gauges import AmazonTotals, amazon_totals, inbox_ended, queue_gauges
 
-TOPICS = ("amazon.inventory", "amazon.credit_note", "erp.journal")
+TOPICS = ("amazon.inventory", "amazon.credit_note", "erp.journal", "erp.stock")
 SLOW_SECONDS = 60.0  # the credit report and the inbox's totals are read at most this often
 DAY_SECONDS = 86_400
 

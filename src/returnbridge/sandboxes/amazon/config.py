@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 DEFAULT_CLIENT_ID = "amzn1.application-oa2-client.returnbridge-sandbox"
@@ -74,6 +76,9 @@ class SandboxConfig:
     """The operationIds ``hold_response_seconds`` applies to (empty: every vendor operation)."""
     hold_token_seconds: float = 0.0
     """Every LWA token answer waits this long (a client killed then has sent nothing)."""
+    opening_stock: tuple[tuple[str, str, int], ...] = ()
+    """(warehouseId, SKU, units) Amazon holds before any request: what the vendor's own feed
+    told it, so that a vendor's first update lands on real stock, as it does at Amazon."""
 
     def __post_init__(self) -> None:
         # Accept plain sets and lists for the set-valued knobs; store them frozen.
@@ -133,4 +138,15 @@ class SandboxConfig:
         data.pop("client_secret")
         for name in ("refresh_tokens", "known_items", "known_invoices", "hold_operations"):
             data[name] = sorted(data[name])
+        data["opening_stock"] = [list(position) for position in self.opening_stock]
         return data
+
+
+def read_opening_stock(path: Path) -> tuple[tuple[str, str, int], ...]:
+    """The positions of a snapshot file (``sandbox amazon --stock FILE``); ``as_of`` is not
+    Amazon's business."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        return tuple(
+            (row["warehouse"].strip(), row["sku"].strip(), int(row["available"]))
+            for row in csv.DictReader(handle)
+        )

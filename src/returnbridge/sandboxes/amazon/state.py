@@ -156,7 +156,9 @@ class AmazonSandbox:
             self._id_rng = random.Random(f"{seed}/ids")
             self._request_rng = random.Random(f"{seed}/requests")
             self._buckets: dict[str, TokenBucket] = {}
-            self.stock: dict[tuple[str, str], int] = {}
+            self.stock: dict[tuple[str, str], int] = {
+                (warehouse, sku): units for warehouse, sku, units in self.config.opening_stock
+            }
             self.credit_notes: dict[str, dict[str, Any]] = {}
             self.invoices: dict[str, dict[str, Any]] = {}
             self.duplicate_credit_notes = 0

@@ -23,6 +23,9 @@ from pathlib import Path
 from typing import Any
 
 DAY_START = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
+# Every event of a day happens before this: registered within 16 h of DAY_START, received 1-6 h
+# later, graded 4-30 h after, disposed of 1-12 h after, a charge up to 4 h after that.
+DAY_END = DAY_START + timedelta(hours=69)
 WAREHOUSES = ("UK-DC1", "UK-DC2", "DE-DC1")
 COLOURS = ("BLK", "WHT", "NVY", "RED", "GRN", "GRY")
 SIZES = ("XS", "S", "M", "L", "XL")

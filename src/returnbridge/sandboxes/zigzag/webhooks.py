@@ -236,10 +236,12 @@ def deliver_day(
     *,
     sleep: Callable[[float], object] = time.sleep,
     report: DeliveryReport | None = None,
+    now: Callable[[], datetime] = utc_now,
 ) -> DeliveryReport:
     """Deliver the config's whole day to ``config.webhook_url``, retries included, and return
-    when every delivery succeeded or ran out of retries (the demo's one call)."""
-    deliverer = WebhookDeliverer(config, client, sleep=sleep)
+    when every delivery succeeded or ran out of retries (the demo's one call). ``now``: the
+    clock the signatures are stamped with (the receiver's, when it replays a past day)."""
+    deliverer = WebhookDeliverer(config, client, sleep=sleep, now=now)
     try:
         return deliverer.deliver(day_messages(config), report)
     finally:
