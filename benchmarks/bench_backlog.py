@@ -213,6 +213,7 @@ def write_backlog(engine: Any, returns: int, sample: int, now: datetime, seed: i
     from sqlalchemy import insert
 
     from returnbridge.masterdata.mappings_toml import DEFAULT_MAPPINGS, read_mappings
+    from returnbridge.masterdata.warehouses_toml import parse_warehouses
     from returnbridge.sandboxes.zigzag.generator import (
         DAY_START,
         DISPOSITION_OF_GRADE,
@@ -220,6 +221,7 @@ def write_backlog(engine: Any, returns: int, sample: int, now: datetime, seed: i
         WAREHOUSES,
         make_catalog,
     )
+    from returnbridge.store.stock import SqlStockStore
     from returnbridge.store.tables import (
         catalog_items,
         credit_movements,
@@ -258,6 +260,7 @@ def write_backlog(engine: Any, returns: int, sample: int, now: datetime, seed: i
         "outbox": outbox,
     }
     line_ref = 0
+    positions: set[tuple[str, str]] = set()  # (DC, SKU) restocked
 
     def message(topic: str, key: str, payload: dict[str, Any]) -> None:
         tables["outbox"].append(
@@ -361,8 +364,10 @@ def write_backlog(engine: Any, returns: int, sample: int, now: datetime, seed: i
                             "quantity": units,
                             "inbox_id": None,
                             "created_at": now,
+                            "occurred_at": now,
                         }
                     )
+                    positions.add((warehouse, product.sku))
                     message(
                         "amazon.inventory",
                         f"stock/{key}",
@@ -421,7 +426,22 @@ def write_backlog(engine: Any, returns: int, sample: int, now: datetime, seed: i
                         conn.execute(insert(targets[name]), rows)
                         backlog.rows[name] += len(rows)
                         rows.clear()
+        # Each DC restocks its own Amazon warehouse, whose WMS snapshot (an hour old, before
+        # the backlog's restocks) held none of the restocked products: the cycle sends those.
+        stock = SqlStockStore(conn)
+        stock.save_warehouse_map(parse_warehouses(_warehouses_file(WAREHOUSES)), "bench", now)
+        snapshot = [(f"AMZ-{dc}", sku, 0, now - timedelta(hours=1)) for dc, sku in positions]
+        stock.import_snapshot(sorted(snapshot), "bench", now)
+        backlog.rows["stock_snapshots"] = len(snapshot)
     return backlog
+
+
+def _warehouses_file(dcs: tuple[str, ...]) -> str:
+    return "".join(
+        f'[dcs.{dc}]\namazon_warehouse = "AMZ-{dc}"\n[warehouses.AMZ-{dc}]\n'
+        'stock_authority = "snapshot"\n'
+        for dc in dcs
+    )
 
 
 # ------------------------------------------------------------------------------ the child
@@ -643,15 +663,16 @@ def post_each_alone(
     engine: Any, vendor: Any, returns: list[dict[str, Any]], now: datetime, burst: int
 ) -> dict[str, Any]:
     """The naive plan, measured: each return's credit note in a call of its own, and its
-    restocked units (their ledger positions, as the cycle sends them) in another. The steady
+    restocked units (the sample's own, under the DC's Amazon warehouse) in another. The steady
     rate is measured after the first ``burst`` returns, which the full buckets let through at
     once: it is the rate a whole backlog would go at."""
     from returnbridge.services.ports import CreditNote, CreditNoteLine, InventoryPosition
-    from returnbridge.store.cycles import cycle_transaction
 
-    keys = sorted({(r["warehouse"], line[0]) for r in returns for line in r["lines"] if line[4]})
-    with cycle_transaction(engine) as store:
-        positions = store.ledger_positions(keys)
+    positions: Counter[tuple[str, str]] = Counter()  # the sample's own restocked units
+    for r in returns:
+        for sku, _, units, _, restock in r["lines"]:
+            if restock:
+                positions[(r["warehouse"], sku)] += units
     stats = vendor.stats
     calls, throttled, polls = stats.calls, stats.throttled, stats.status_polls
     started = time.perf_counter()
@@ -673,7 +694,7 @@ def post_each_alone(
         restocked = sorted({(sku, asin) for sku, asin, _, _, restock in lines if restock})
         if restocked:
             vendor.submit_inventory(
-                r["warehouse"],
+                f"AMZ-{r['warehouse']}",
                 [
                     InventoryPosition(sku, asin, positions[(r["warehouse"], sku)])
                     for sku, asin in restocked
