@@ -277,7 +277,11 @@ def _print_summary(figures: dict[str, Any], out: Path, seconds: float) -> None:
             f"{money['pending'].get(currency, 0)} pending + "
             f"{money['disputed'].get(currency, 0)} disputed"
         )
-    console.print(f"ERP export: {figures['erp_export']['lines']} journal lines in {out / 'erp'}")
+    erp = figures["erp_export"]
+    console.print(
+        f"ERP export: {erp['lines']} journal lines and {erp['stock_adjustments']} stock "
+        f"adjustments in {out / 'erp'}"
+    )
     console.print("reports: " + ", ".join(figures["reports"]), soft_wrap=True)
     for breach in figures["invariant_breaches"][:20]:
         console.print(f"  {breach}", markup=False)
