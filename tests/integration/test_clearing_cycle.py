@@ -25,7 +25,7 @@ from returnbridge.sandboxes.amazon.server import RunningSandbox, start_sandbox
 from returnbridge.services.cycles import ClearingCycle, CycleSettings
 from returnbridge.services.ports import CreditNote, InventoryPosition
 from returnbridge.store.cycles import SqlCycleStore, cycle_transaction
-from returnbridge.store.tables import amazon_submissions, exceptions, outbox
+from returnbridge.store.tables import amazon_submissions, credit_notes, exceptions, outbox
 from returnbridge.testing.state import final_state
 
 
@@ -344,6 +344,55 @@ def test_a_rejected_credit_note_opens_amazon_rejected_and_the_others_go_again_un
     assert all("Rejected" in m for m in credit_messages)
     assert {n for n in rejected_notes if any(n in m for m in credit_messages)} == rejected_notes
     assert first.rejected_items >= len(rejected_notes)
+    # Numbered once, gapless, in the order of the returns; a note sent again is the same
+    # document: the same number, date and items.
+    assert sorted(numbers_first) == [f"RBCN-{n:06d}" for n in range(1, len(numbers_first) + 1)]
+    sent: dict[str, set[str]] = {}
+    for notes in _credit_submissions(rb):
+        for note in notes:
+            sent.setdefault(note["number"], set()).add(json.dumps(note, sort_keys=True))
+    assert all(len(copies) == 1 for copies in sent.values())
+    assert len(_credit_submissions(rb)) > 1  # sent more than once: the resends compared
+
+
+def test_a_rejected_credit_note_ignored_is_voided_and_its_line_goes_in_a_new_note_later(
+    rb: App, amazon: RunningSandbox, vendor: SpApiVendor
+) -> None:
+    from returnbridge.services.exceptions import Action, Resolution, resolve
+
+    amazon.sandbox.reset(SandboxConfig(seed=5, reject_rate=0.5))
+    a_day(rb)
+    cycle(rb, vendor).close()
+    with rb.stores() as store:
+        rejected = [
+            r
+            for r in store.list_exceptions("open", "AMAZON_REJECTED", 20)
+            if "credit note" in r.message
+        ]
+    first, *others = rejected
+    number = json.loads(first.raw)["document"]
+    resolve(
+        rb.stores,
+        first.id,
+        Resolution(Action.IGNORE, "finance", note="agreed with Amazon: no credit"),
+        rb.processor,
+    )
+    with rb.engine.connect() as conn:
+        voided = conn.execute(
+            select(
+                credit_notes.c.status, credit_notes.c.void_reason, credit_notes.c.voided_by
+            ).where(credit_notes.c.number == number)
+        ).one()
+    assert tuple(voided) == ("voided", "agreed with Amazon: no credit", "finance")
+    amazon.sandbox.reset(SandboxConfig(seed=5))  # Amazon takes every note from now on
+    for record in others:  # the same note's other lines, or other notes, sent again
+        resolve(rb.stores, record.id, Resolution(Action.REPROCESS, "finance"), rb.processor)
+    cycle(rb, vendor).close()
+    assert number not in amazon.sandbox.credit_notes  # a voided number is never used again
+    with rb.engine.connect() as conn:
+        numbers = [r.number for r in conn.execute(select(credit_notes.c.number))]
+    sequences = sorted(int(n.rsplit("-", 1)[1]) for n in numbers)
+    assert sequences == list(range(1, len(numbers) + 1))  # still no gap
 
 
 def _credit_submissions(rb: App) -> list[list[dict]]:  # type: ignore[type-arg]

@@ -266,6 +266,7 @@ def test_every_sheet_has_a_frozen_filtered_header_and_real_number_formats(book: 
         "GL account totals",
         "Aged pending credits",
         "Open exceptions at close",
+        "Credit notes",
     ]
     for ws in book:
         assert ws.freeze_panes == "A2", ws.title
@@ -277,6 +278,23 @@ def test_every_sheet_has_a_frozen_filtered_header_and_real_number_formats(book: 
     assert book["Aged pending credits"]["C2"].number_format == MONEY_FORMAT
     assert book["Open exceptions at close"]["E2"].number_format == "yyyy-mm-dd hh:mm"
     assert isinstance(book["Matched"]["G2"].value, float | int)
+
+
+@pytest.mark.integration
+def test_the_credit_note_numbers_of_the_month_run_without_a_gap(
+    book: Workbook, db: sqlite3.Connection, month: str
+) -> None:
+    rows = data_rows(book["Credit notes"])
+    (series,) = [r for r in rows if r[0] == "series"]
+    numbers = [
+        n for (n,) in db.execute(
+            "SELECT number FROM credit_notes WHERE substr(issued_at, 1, 7) = ? ORDER BY sequence",
+            (month,),
+        )
+    ]  # fmt: skip
+    assert numbers and series[1:3] == ("RBCN", f"{numbers[0]} to {numbers[-1]}")
+    sequences = [int(n.rsplit("-", 1)[1]) for n in numbers]
+    assert sequences == list(range(1, len(numbers) + 1)) and series[5] == len(numbers)
 
 
 @pytest.mark.integration

@@ -305,9 +305,42 @@ def _exceptions(f: MonthEndFigures) -> Table:
     )
 
 
+def _credit_notes(f: MonthEndFigures) -> Table:
+    """Every credit-note number given in the month, first to last, and each one voided: a VAT
+    reader can account for every number (docs/finance.md#credit-note-numbers)."""
+    rows: list[list[Any]] = [
+        ["series", s.series, f"{s.first} to {s.last}", None, None, s.numbered, None, None,
+         f"{s.voided} voided"]
+        for s in f.credit_note_series
+    ]  # fmt: skip
+    rows += [
+        ["voided", v.number, v.voided_by, v.currency, v.total, None, v.issued_at, v.voided_at,
+         v.reason]
+        for v in f.voided_notes
+    ]  # fmt: skip
+    return Table(
+        name="Credit notes",
+        title="Credit-note numbers",
+        columns=[
+            Column("row", width=8),
+            Column("series or number", width=22),
+            Column("numbers, or voided by", width=34),
+            Column("currency", width=9),
+            Column("amount", Kind.MONEY),
+            Column("numbered", Kind.INT),
+            Column("dated", Kind.DATETIME, width=17),
+            Column("voided", Kind.DATETIME, width=17),
+            Column("note", width=60),
+        ],
+        rows=rows,
+        note="Each series' numbers given in the month run without a gap; a voided note keeps its "
+        "number and date, with who voided it and why.",
+    )
+
+
 def month_end_tables(f: MonthEndFigures) -> list[Table]:
     """The report, table by table (a sheet each in the workbook, a section each on the page)."""
-    return [_summary(f), *_states(f), _gl(f), _ageing(f), _exceptions(f)]
+    return [_summary(f), *_states(f), _gl(f), _ageing(f), _exceptions(f), _credit_notes(f)]
 
 
 def _cards(f: MonthEndFigures) -> list[dict[str, Any]]:

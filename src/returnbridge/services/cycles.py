@@ -34,9 +34,9 @@ import json
 import re
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import zip_longest
 from typing import Any, Protocol
@@ -61,6 +61,7 @@ from returnbridge.services.stock_sync import (
 
 INVENTORY = "inventory"
 CREDIT_NOTES = "credit_notes"
+VOIDED = "voided"  # a credit note that could never be sent: its number is never used again
 DUPLICATE_INVOICE = "DuplicateInvoice"  # Amazon already holds this number: our earlier send landed
 _ITEM_INDEX = re.compile(r"items\[(\d+)\]")
 _INVOICE_INDEX = re.compile(r"invoices\[(\d+)\]")
@@ -164,6 +165,13 @@ class CycleStore(StockStore, Protocol):
     def changes_of(self, submission_id: int) -> list[Change]: ...
     def settle_outbox(self, outbox_ids: Sequence[int], status: str, now: datetime) -> None: ...
     def release_outbox(self, outbox_ids: Sequence[int]) -> None: ...
+    def take_credit_note_numbers(self, series: str, count: int) -> list[str]: ...
+    def save_credit_notes(self, series: str, bodies: Sequence[dict[str, Any]]) -> None: ...
+    def credit_note_bodies(
+        self, numbers: Iterable[str]
+    ) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Number -> (status, the note as numbered)."""
+        ...
     def record_positions(
         self, warehouse: str, quantities: dict[str, int], now: datetime
     ) -> None: ...
@@ -294,8 +302,11 @@ class ClearingCycle:
         report: CycleReport,
         now: datetime,
     ) -> None:
-        """One credit note per return and currency; a note once numbered keeps its number and
-        its items, so whatever is sent again is the same document.
+        """One credit note per return and currency; a note once numbered keeps its number, its
+        date and its items (stored when it is numbered), so whatever is sent again is the same
+        document. Numbers come from the series in this transaction, in the order of the notes'
+        first changes: gapless. A line whose note was voided (it could never be sent) goes
+        in a new note under a new number; a voided number is never used again.
 
         A credit note only credits (Amazon refuses a quantity below one), so the changes of a
         line are netted first: what nets to zero is settled unsent, and what nets below zero,
@@ -307,11 +318,15 @@ class ClearingCycle:
             return
         notes: dict[str, list[Change]] = defaultdict(list)
         fresh: dict[tuple[int, str], list[Change]] = defaultdict(list)
+        kept = store.credit_note_bodies({c.document for c in credits if c.document})
         for change in credits:
+            if change.document and kept.get(change.document, ("",))[0] == VOIDED:
+                change = replace(change, document=None)
             if change.document:
                 notes[change.document].append(change)
             else:
                 fresh[(change.case_id, change.payload["currency"])].append(change)
+        owed_notes: list[list[Change]] = []
         for group in fresh.values():
             by_key: dict[tuple[str, str, int], list[Change]] = defaultdict(list)
             for change in group:
@@ -334,11 +349,24 @@ class ClearingCycle:
                 else:
                     owed += changes
             if owed:
-                number = f"{self.settings.credit_note_prefix}-{min(c.outbox_id for c in owed)}"
-                notes[number] = owed
+                owed_notes.append(owed)
+        owed_notes.sort(key=lambda owed: min(c.outbox_id for c in owed))
+        series = self.settings.credit_note_prefix
+        numbers = store.take_credit_note_numbers(series, len(owed_notes))
         asins = store.asins(sorted({c.sku for c in credits}))
         issued_at = now.isoformat()
-        bodies = [_note_body(number, notes[number], asins, issued_at) for number in sorted(notes)]
+        numbered = [
+            _note_body(number, owed, asins, issued_at)
+            for number, owed in zip(numbers, owed_notes, strict=True)
+        ]
+        store.save_credit_notes(series, numbered)
+        notes.update(zip(numbers, owed_notes, strict=True))
+        # Sent again: as numbered (a note from before notes were kept is dated anew, as then).
+        again = sorted(set(notes) - set(numbers))
+        bodies = [
+            kept[n][1] if n in kept else _note_body(n, notes[n], asins, issued_at) for n in again
+        ] + numbered
+        bodies.sort(key=lambda body: body["number"])
         for n, chunk in enumerate(_chunks(bodies, self.settings.invoices_per_call), start=1):
             documents = {
                 c.outbox_id: body["number"] for body in chunk for c in notes[body["number"]]

@@ -196,10 +196,26 @@ def _resolve_amazon(
             request.note or "sent again in the next clearing cycle",
         )
     else:
+        note = _credit_note_of(record)
+        if note is not None and record.code == ExceptionCode.AMAZON_REJECTED:
+            # Amazon refused the note and it will not be sent: its number stays in the series,
+            # voided with the reason (docs/finance.md); the line's credit goes in a new note if
+            # it is ever sent again.
+            store.void_credit_note(note, request.note, request.actor, now)
         if record.code == ExceptionCode.CREDIT_OVERSTATED:
             # Agreed with Amazon (a debit): the excess no longer offsets later credit.
             store.settle_overstated_credit(record.case_key or "", record.line_id or "", now)
         store.close_exception(record.id, "ignored", now, request.actor, "ignore", request.note)
+
+
+def _credit_note_of(record: ExceptionRecord) -> str | None:
+    """The credit-note number an Amazon exception is about, if it is about one."""
+    try:
+        raw = json.loads(record.raw)
+    except ValueError:
+        return None
+    document = raw.get("document") if isinstance(raw, dict) else None
+    return document if isinstance(document, str) else None
 
 
 def _about_an_event(record: ExceptionRecord) -> bool:

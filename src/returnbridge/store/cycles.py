@@ -13,6 +13,7 @@ from sqlalchemy import Engine, and_, bindparam, func, insert, select, update
 from returnbridge.services.cycles import AmazonCalls, Change, Submission
 from returnbridge.services.ports import TransactionError
 from returnbridge.store.bulk import execute_many
+from returnbridge.store.credit_notes import SqlCreditNoteStore
 from returnbridge.store.sql import aware_or_none, transaction
 from returnbridge.store.stock import SqlStockStore
 from returnbridge.store.tables import (
@@ -50,7 +51,7 @@ def _change(row: Any) -> Change:
     )
 
 
-class SqlCycleStore(SqlStockStore):
+class SqlCycleStore(SqlStockStore, SqlCreditNoteStore):
     """The SQL store, plus what clearing cycles read and write."""
 
     def create_cycle(self, now: datetime) -> int:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, and_, case, func, or_, select
 
 from returnbridge.domain.credits import (
     AMOUNT_TOLERANCE,
@@ -44,6 +44,7 @@ from returnbridge.store.finance import SqlFinanceStore
 from returnbridge.store.sql import aware
 from returnbridge.store.tables import (
     credit_movements,
+    credit_notes,
     exceptions,
     journal_entries,
     journal_lines,
@@ -106,6 +107,29 @@ class OpenException:
 
 
 @dataclass(frozen=True)
+class CreditNoteSeries:
+    """One credit-note series over the month: the numbers given in it, first to last, and how
+    many of them were voided (every number accounted for: docs/finance.md)."""
+
+    series: str
+    first: str
+    last: str
+    numbered: int
+    voided: int
+
+
+@dataclass(frozen=True)
+class VoidedNote:
+    number: str
+    issued_at: datetime
+    currency: str
+    total: int  # minor units
+    voided_at: datetime
+    voided_by: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class MonthEndFigures:
     """Everything the month-end report shows; money in minor units per currency."""
 
@@ -123,6 +147,8 @@ class MonthEndFigures:
     stock_booked: int
     open_exceptions: tuple[OpenException, ...]
     lines_by_state: dict[str, int] = field(default_factory=dict)  # every state, zero or not
+    credit_note_series: tuple[CreditNoteSeries, ...] = ()  # numbered in the month
+    voided_notes: tuple[VoidedNote, ...] = ()  # voided in the month
 
     @property
     def currencies(self) -> list[str]:
@@ -276,6 +302,45 @@ def _money_ok(
     return ok, found
 
 
+def _credit_notes(
+    conn: Connection, start: datetime, close: datetime
+) -> tuple[tuple[CreditNoteSeries, ...], tuple[VoidedNote, ...]]:
+    c = credit_notes.c
+    in_month = and_(c.issued_at >= start, c.issued_at < close)
+    series = tuple(
+        CreditNoteSeries(r.series, r.first, r.last, int(r.numbered), int(r.voided or 0))
+        for r in conn.execute(
+            select(
+                c.series,
+                func.min(c.number).label("first"),
+                func.max(c.number).label("last"),
+                func.count().label("numbered"),
+                func.sum(case((c.status == "voided", 1), else_=0)).label("voided"),
+            )
+            .where(in_month)
+            .group_by(c.series)
+            .order_by(c.series)
+        )
+    )
+    voided = tuple(
+        VoidedNote(
+            r.number,
+            aware(r.issued_at),
+            r.currency,
+            int(r.total),
+            aware(r.voided_at),
+            r.voided_by or "",
+            r.void_reason or "",
+        )
+        for r in conn.execute(
+            select(credit_notes)
+            .where(c.status == "voided", c.voided_at >= start, c.voided_at < close)
+            .order_by(c.number)
+        )
+    )
+    return series, voided
+
+
 def month_end_figures(
     conn: Connection, month: date, now: datetime, tolerance: int = AMOUNT_TOLERANCE
 ) -> MonthEndFigures:
@@ -295,6 +360,7 @@ def month_end_figures(
     entries, lines = _journal_counts(conn, start, end)
     units, changed, booked = _units(conn, start, end)
     credits = totals(rows)
+    series, voided = _credit_notes(conn, start, period.close)
     return MonthEndFigures(
         period=period,
         credit_rows=tuple(rows),
@@ -310,16 +376,20 @@ def month_end_figures(
         stock_booked=booked,
         open_exceptions=tuple(_open_exceptions(conn, period.close)),
         lines_by_state={s.value: credits["lines_by_state"].get(s.value, 0) for s in CreditState},
+        credit_note_series=series,
+        voided_notes=voided,
     )
 
 
 __all__ = [
     "MONEY_KEYS",
     "UNIT_PLACES",
+    "CreditNoteSeries",
     "GlTotal",
     "MonthEndFigures",
     "OpenException",
     "Period",
+    "VoidedNote",
     "month_bounds",
     "month_end_figures",
 ]

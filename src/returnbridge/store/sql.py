@@ -37,6 +37,7 @@ from returnbridge.store.tables import (
     case_events,
     catalog_items,
     config_documents,
+    credit_notes,
     exception_actions,
     exceptions,
     inbox,
@@ -812,6 +813,15 @@ class SqlStore:
                 update(outbox).where(outbox.c.id.in_(ids)).values(status="agreed", sent_at=now)
             )
         return len(ids)
+
+    def void_credit_note(self, number: str, reason: str, by: str, now: datetime) -> bool:
+        c = credit_notes.c
+        done = self.conn.execute(
+            update(credit_notes)
+            .where(c.number == number, c.status == "numbered")
+            .values(status="voided", voided_at=now, voided_by=by, void_reason=reason)
+        )
+        return bool(done.rowcount)
 
     def release_amazon_messages(self, case_key: str, line_id: str) -> int:
         """Put a line's unsynced Amazon messages (stock, credit) back in the queue for the next

@@ -318,6 +318,36 @@ amazon_positions = Table(
     Column("synced_at", DateTime(timezone=True), nullable=False),
 )
 
+# Credit-note series: the last number given in each (one per Amazon vendor account). A number is
+# taken in the transaction that prepares its note, so a rollback gives it back: no gaps.
+credit_note_series = Table(
+    "credit_note_series",
+    metadata,
+    Column("series", String(32), primary_key=True),
+    Column("last_number", Integer, nullable=False),
+)
+
+# Every credit note returnbridge numbered, as numbered: its date and items are fixed then, and a
+# resend carries them unchanged. A note that can never be sent is voided with a reason, never
+# deleted or renumbered, so the series stays whole for a VAT reader (docs/finance.md).
+credit_notes = Table(
+    "credit_notes",
+    metadata,
+    Column("number", String(64), primary_key=True),
+    Column("series", String(32), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("returns_reference", String(100), nullable=False),
+    Column("total", BigInteger, nullable=False),  # minor units
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # numbered | voided
+    Column("voided_at", DateTime(timezone=True)),
+    Column("voided_by", String(100)),
+    Column("void_reason", Text),
+    UniqueConstraint("series", "sequence", name="uq_credit_notes_series_sequence"),
+)
+
 # The stock authority's latest word per (Amazon warehouse, SKU): a snapshot of the WMS/ERP's
 # available units at ``as_of`` (business time). A row is replaced only by a newer ``as_of``.
 stock_snapshots = Table(
