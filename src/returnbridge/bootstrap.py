@@ -11,12 +11,13 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from returnbridge.config import Settings
+from returnbridge.config import AmazonHosts, AmazonNotLocated, Settings, amazon_hosts
+from returnbridge.config import ConfigurationMissing as ConfigurationMissing  # re-exported
 from returnbridge.connectors.amazon import refunds as amazon_refunds
 from returnbridge.connectors.amazon.spapi import SpApiConfig, SpApiVendor
 from returnbridge.connectors.zigzag import wire as zigzag_wire
 from returnbridge.domain.catalog import CatalogItem
-from returnbridge.domain.errors import InvalidEvent, ReturnBridgeError
+from returnbridge.domain.errors import InvalidEvent
 from returnbridge.domain.events import ReturnEvent
 from returnbridge.domain.mappings import Mappings, mappings_to_dict
 from returnbridge.domain.stock import WarehouseMap
@@ -39,12 +40,6 @@ DECODERS: dict[str, Decoder] = {
     amazon_refunds.SOURCE: amazon_refunds.decode,
     MANUAL_SOURCE: decode_manual,
 }
-
-
-class ConfigurationMissing(ReturnBridgeError):
-    """A setting the command needs is not set."""
-
-    code = "config.missing"
 
 
 def decode(source: str, event_id: str, payload: str) -> ReturnEvent:
@@ -92,7 +87,16 @@ class App:
         return replace(self, processor=Processor(p.stores, p.decode, p.clock, p.batch_size))
 
     def amazon_missing(self) -> list[str]:
-        """The Amazon settings not set (empty: returnbridge can talk to Amazon)."""
+        """The Amazon settings to set (empty: returnbridge can talk to Amazon): credentials not
+        set, and where Amazon is when the settings do not say (``config.amazon_hosts``)."""
+        missing = self._amazon_credentials_missing()
+        try:
+            self.amazon_hosts()
+        except AmazonNotLocated as exc:
+            missing.append(exc.needs)
+        return missing
+
+    def _amazon_credentials_missing(self) -> list[str]:
         s = self.settings
         return [
             name
@@ -105,16 +109,22 @@ class App:
             if not value
         ]
 
+    def amazon_hosts(self) -> AmazonHosts:
+        """Amazon's endpoint and LWA URL; ``AmazonNotLocated`` (``ProductionNotChosen`` for a
+        real Amazon host outside production) when the settings do not resolve to them."""
+        return amazon_hosts(self.settings)
+
     def amazon_vendor(self) -> SpApiVendor:
-        """The SP-API connector configured by the settings; refuses missing credentials."""
+        """The SP-API connector configured by the settings; refuses missing credentials, and an
+        endpoint that is not set or is the real Amazon's without production being chosen."""
         s = self.settings
-        missing = self.amazon_missing()
-        if missing:
-            raise ConfigurationMissing(f"set {', '.join(missing)} to talk to Amazon")
+        if self._amazon_credentials_missing():
+            raise ConfigurationMissing(f"set {', '.join(self.amazon_missing())} to talk to Amazon")
+        hosts = self.amazon_hosts()
         return SpApiVendor(
             SpApiConfig(
-                endpoint=s.amazon_endpoint,
-                lwa_url=s.amazon_lwa_url,
+                endpoint=hosts.endpoint,
+                lwa_url=hosts.lwa_url,
                 client_id=s.amazon_client_id,
                 client_secret=s.amazon_client_secret.get_secret_value(),
                 refresh_token=s.amazon_refresh_token.get_secret_value(),

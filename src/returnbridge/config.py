@@ -1,13 +1,31 @@
-"""The one Settings class: the only reader of the environment (prefix ``RETURNBRIDGE_``)."""
+"""The one Settings class: the only reader of the environment (prefix ``RETURNBRIDGE_``);
+and where Amazon is, resolved from it (``amazon_hosts``)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from typing import Literal, get_args
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from returnbridge.domain.errors import ReturnBridgeError
 from returnbridge.domain.schedule import CycleSchedule
+
+AmazonEnvironment = Literal["sandbox", "production"]
+AmazonRegion = Literal["eu", "na", "fe"]
+
+# Amazon's production hosts, per selling region (developer-docs.amazon.com/sp-api/docs/
+# sp-api-endpoints), and its LWA token URL, the same for every region (.../connect-to-the-sp-api).
+SP_API_HOSTS: dict[AmazonRegion, str] = {
+    region: f"https://sellingpartnerapi-{region}.amazon.com" for region in get_args(AmazonRegion)
+}
+LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
+# Amazon's own SP-API sandbox (static and dynamic): an Amazon host that changes nothing real.
+AMAZON_SANDBOX_HOSTS = frozenset(
+    f"sandbox.sellingpartnerapi-{region}.amazon.com" for region in get_args(AmazonRegion)
+)
 
 
 class Settings(BaseSettings):
@@ -29,8 +47,14 @@ class Settings(BaseSettings):
     import_batch_size: int = Field(
         default=1_000, ge=1, le=100_000, description="Imported events stored per transaction."
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
-    log_format: Literal["console", "json"] = "console"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="WARNING", description="The least severe log lines written."
+    )
+    log_format: Literal["console", "json"] = Field(
+        default="console",
+        description="console: a readable line per event; json: one JSON object per line, for a "
+        "log collector. Values of secret-looking keys are redacted in both.",
+    )
 
     # ZigZag webhooks (`returnbridge serve`): Standard Webhooks signatures; see
     # docs/zigzag-events.md#webhooks. Without a secret the endpoint answers 503.
@@ -51,14 +75,31 @@ class Settings(BaseSettings):
         description="Largest webhook body accepted; a larger one is refused with 413.",
     )
 
-    # Amazon Vendor Central (SP-API). Point the endpoint and LWA URL at `returnbridge sandbox
-    # amazon` to run against the stand-in; credentials come from the environment only.
+    # Amazon Vendor Central (SP-API). Production is chosen, never the default: without
+    # RETURNBRIDGE_AMAZON_ENVIRONMENT=production, the endpoint and LWA URL must be pointed at a
+    # sandbox (`returnbridge sandbox amazon` prints them), and Amazon's production hosts are
+    # refused (``amazon_hosts``). Credentials come from the environment only.
+    amazon_environment: AmazonEnvironment = Field(
+        default="sandbox",
+        description="sandbox: Amazon is only where RETURNBRIDGE_AMAZON_ENDPOINT points, and "
+        "Amazon's production hosts are refused; production: the real Amazon, at the region's "
+        "host unless RETURNBRIDGE_AMAZON_ENDPOINT says otherwise.",
+    )
+    amazon_region: AmazonRegion = Field(
+        default="eu",
+        description="Amazon selling region; in production it picks the SP-API host: "
+        "sellingpartnerapi-eu.amazon.com, sellingpartnerapi-na.amazon.com or "
+        "sellingpartnerapi-fe.amazon.com.",
+    )
     amazon_endpoint: str = Field(
-        default="https://sellingpartnerapi-eu.amazon.com",
-        description="SP-API base URL (regional endpoint, or the sandbox's URL).",
+        default="",
+        description="SP-API base URL; set, it wins over the region. Empty: the region's host in "
+        "production; in sandbox it must be set (a stand-in's URL or Amazon's sandbox host).",
     )
     amazon_lwa_url: str = Field(
-        default="https://api.amazon.com/auth/o2/token", description="LWA token endpoint."
+        default="",
+        description="LWA token URL. Empty: Amazon's (https://api.amazon.com/auth/o2/token) in "
+        "production or with Amazon's own sandbox host; a stand-in needs its own.",
     )
     amazon_client_id: str = Field(default="", description="LWA client id of the application.")
     amazon_client_secret: SecretStr = Field(default=SecretStr(""), description="LWA secret.")
@@ -218,3 +259,96 @@ class Settings(BaseSettings):
         le=86_400,
         description="The Retry-After (seconds) of an inbox_full refusal.",
     )
+
+
+class ConfigurationMissing(ReturnBridgeError):
+    """A setting the command needs is not set."""
+
+    code = "config.missing"
+
+
+class SettingsInvalid(ReturnBridgeError):
+    """A RETURNBRIDGE_* variable holds a value its setting cannot take."""
+
+    code = "config.invalid"
+
+
+class AmazonNotLocated(ConfigurationMissing):
+    """The settings do not say where Amazon is (no endpoint outside production, or a stand-in
+    without its LWA URL); ``needs`` is what to set, as ``App.amazon_missing`` lists it."""
+
+    def __init__(self, message: str, needs: str) -> None:
+        super().__init__(message)
+        self.needs = needs
+
+
+class ProductionNotChosen(AmazonNotLocated):
+    """RETURNBRIDGE_AMAZON_ENDPOINT is one of Amazon's real hosts while the environment is not
+    production: a test set-up must not reach Amazon by mistake."""
+
+    code = "config.production_not_chosen"
+
+
+@dataclass(frozen=True)
+class AmazonHosts:
+    """Where the SP-API connector sends its calls and asks for its access tokens."""
+
+    endpoint: str
+    lwa_url: str
+
+
+def amazon_hosts(settings: Settings) -> AmazonHosts:
+    """Amazon's SP-API endpoint and LWA token URL as the settings have them.
+
+    An explicit endpoint wins, but one on a real Amazon host (``*.amazon.com`` other than
+    Amazon's own sandbox) is refused unless the environment is production. Without one,
+    production means the region's host and sandbox is refused: the stand-in's URL is needed.
+    An empty LWA URL means Amazon's when the calls go to Amazon (production, or Amazon's own
+    sandbox), and is refused for anything else.
+    """
+    endpoint, lwa_url = settings.amazon_endpoint.strip(), settings.amazon_lwa_url.strip()
+    environment = settings.amazon_environment
+    production = environment == "production"
+    if not endpoint:
+        if not production:
+            raise AmazonNotLocated(
+                f"RETURNBRIDGE_AMAZON_ENDPOINT is not set and RETURNBRIDGE_AMAZON_ENVIRONMENT is "
+                f"{environment}: point RETURNBRIDGE_AMAZON_ENDPOINT and "
+                "RETURNBRIDGE_AMAZON_LWA_URL at the sandbox (`returnbridge sandbox amazon` "
+                "prints them), or set RETURNBRIDGE_AMAZON_ENVIRONMENT=production to talk to "
+                f"Amazon itself ({SP_API_HOSTS[settings.amazon_region]})",
+                needs="RETURNBRIDGE_AMAZON_ENDPOINT and RETURNBRIDGE_AMAZON_LWA_URL to a "
+                "sandbox's, or RETURNBRIDGE_AMAZON_ENVIRONMENT=production",
+            )
+        endpoint = SP_API_HOSTS[settings.amazon_region]
+    host = _host(endpoint)
+    on_amazon = host == "amazon.com" or host.endswith(".amazon.com")
+    if on_amazon and host not in AMAZON_SANDBOX_HOSTS and not production:
+        raise ProductionNotChosen(
+            f"RETURNBRIDGE_AMAZON_ENDPOINT points at the real Amazon ({host}) but "
+            f"RETURNBRIDGE_AMAZON_ENVIRONMENT is {environment}: set "
+            "RETURNBRIDGE_AMAZON_ENVIRONMENT=production to talk to the real Amazon, or point "
+            "RETURNBRIDGE_AMAZON_ENDPOINT at a sandbox (`returnbridge sandbox amazon`)",
+            needs="RETURNBRIDGE_AMAZON_ENVIRONMENT=production, as RETURNBRIDGE_AMAZON_ENDPOINT "
+            "points at the real Amazon",
+        )
+    if not lwa_url:
+        if not (production or on_amazon):
+            raise AmazonNotLocated(
+                "RETURNBRIDGE_AMAZON_LWA_URL is not set: point it at the token URL of the "
+                "sandbox RETURNBRIDGE_AMAZON_ENDPOINT names (`returnbridge sandbox amazon` "
+                "prints it)",
+                needs="RETURNBRIDGE_AMAZON_LWA_URL to the sandbox's token URL",
+            )
+        lwa_url = LWA_TOKEN_URL
+    return AmazonHosts(endpoint, lwa_url)
+
+
+def _host(url: str) -> str:
+    """The host name of ``url`` in lower case, without port or final dot; a URL written
+    without a scheme counts too."""
+    try:
+        host = urlsplit(url if "://" in url else f"//{url}").hostname
+    except ValueError:  # unreadable (a broken IPv6 literal): the connector will say so
+        return ""
+    return (host or "").rstrip(".")

@@ -101,3 +101,33 @@ class AmazonUnavailable(ReturnBridgeError):
     """Amazon did not accept a request after every retry (throttling, 5xx, lost connections)."""
 
     code = "amazon.unavailable"
+
+
+class AmazonAuthRefused(ReturnBridgeError):
+    """Amazon refused returnbridge's credentials or access: a person must change a setting or
+    an authorisation, so the request is not retried. Not ``AmazonUnavailable``: the run stops
+    here, and what was prepared stays prepared for the next run. The message names the setting
+    to check and never holds a secret. Each cause has its own code (the subclasses); this one is
+    for an LWA refusal of any other kind (``invalid_request``, ``unauthorized_client``, ...)."""
+
+    code = "amazon.auth_refused"
+
+
+class AmazonClientRefused(AmazonAuthRefused):
+    """LWA answered ``invalid_client``: the app's client id or client secret is wrong."""
+
+    code = "amazon.client_refused"
+
+
+class AmazonGrantRefused(AmazonAuthRefused):
+    """LWA answered ``invalid_grant``: the refresh token has expired, was revoked, or was issued
+    to another app; the vendor must authorise the app again."""
+
+    code = "amazon.grant_refused"
+
+
+class AmazonAccessDenied(AmazonAuthRefused):
+    """SP-API answered 403 ``Unauthorized`` to a freshly issued token: the vendor did not grant
+    the app the operation's role, or the token is for another region."""
+
+    code = "amazon.access_denied"

@@ -34,6 +34,7 @@ import structlog
 
 from returnbridge.bootstrap import App
 from returnbridge.connectors.amazon.spapi import SpApiVendor
+from returnbridge.domain.errors import ReturnBridgeError
 from returnbridge.domain.schedule import CycleSchedule
 from returnbridge.entrypoints.alerting import record_cycle_alerts, run_alerts
 from returnbridge.entrypoints.cli.erp import erp_exporter
@@ -271,6 +272,7 @@ class LoopThreads:
                 log.error(
                     "loop_failed",
                     loop=loop.name,
+                    code=exc.code if isinstance(exc, ReturnBridgeError) else None,
                     error=f"{type(exc).__name__}: {exc}",
                     restart_in_seconds=pause,
                 )

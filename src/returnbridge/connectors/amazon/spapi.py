@@ -5,12 +5,12 @@ sandbox, by configuration only: its ``endpoint`` attribute and an LWA token-clie
 from the configured token URL (the library has no setting for either; see
 shared/reference/sp-api/NOTES.md §4). The library neither limits its rate nor retries, so
 this adapter does both; it also keeps its own token cache that honours the token's
-``expires_in`` (the library's cache keeps tokens for a fixed 3,200 s).
+``expires_in`` (the library's cache keeps tokens for a fixed 3,200 s). A refusal of the
+credentials is never retried: it raises ``AmazonAuthRefused`` (see ``refusals``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import random
 import threading
 import time
@@ -27,6 +27,7 @@ from sp_api.api import (
     VendorTransactionStatus,
 )
 from sp_api.auth import AccessTokenClient, AccessTokenResponse
+from sp_api.auth.exceptions import AuthorizationError
 from sp_api.base import ApiResponse, SellingApiException
 from sp_api.base.exceptions import (
     SellingApiBadRequestException,
@@ -38,6 +39,12 @@ from sp_api.base.exceptions import (
 )
 
 from returnbridge.connectors.amazon.limits import RateLimiter, RetryPolicy
+from returnbridge.connectors.amazon.refusals import (
+    SettingNames,
+    access_denied,
+    lwa_is_unwell,
+    lwa_refusal,
+)
 from returnbridge.domain.errors import AmazonRequestRejected, AmazonUnavailable
 from returnbridge.services.ports import (
     CreditNote,
@@ -66,6 +73,8 @@ class SpApiConfig:
     selling_party: str
     remit_to_party: str
     timeout_seconds: float = 10.0
+    names: SettingNames = field(default_factory=SettingNames)
+    """Where these values come from, for the refusals that say which setting to check."""
 
 
 @dataclass
@@ -236,11 +245,12 @@ class SpApiVendor:
     def _send(
         self, operation: str, request: Callable[[], ApiResponse], poll: bool = False
     ) -> ApiResponse:
-        """One logical request: paced, retried on throttling, 5xx and lost connections."""
+        """One logical request: paced, retried on throttling, 5xx and lost connections.
+        A refusal of the credentials (LWA's ``invalid_client`` or ``invalid_grant``, or a 403
+        that a fresh token meets too) is not retried: it raises ``AmazonAuthRefused``."""
         last: Exception | None = None
         renewed = False
         for attempt in range(self.retry.attempts):
-            self._token_first()
             if poll:
                 self.stats.count("status_polls")
             else:
@@ -248,8 +258,15 @@ class SpApiVendor:
                 if attempt:
                     self.stats.count("retries")
             try:
+                self._token_first()
                 with self.limiter.paced(operation):
                     response = request()
+            except AuthorizationError as exc:
+                if not lwa_is_unwell(exc):
+                    secrets = (self.config.client_secret, self.config.refresh_token)
+                    raise lwa_refusal(exc, self.config.names, secrets) from exc
+                self.stats.count("server_errors")  # LWA itself failed (429, 5xx): retried
+                last = exc
             except SellingApiBadRequestException as exc:
                 self.stats.count("rejected_requests")
                 errors = tuple(
@@ -260,9 +277,13 @@ class SpApiVendor:
                     f"Amazon refused {operation}: {exc.message}", errors
                 ) from exc
             except SellingApiForbiddenException as exc:
-                # An expired or revoked token: fetch a new one once, then give up.
+                # An expired or revoked token: fetch a new one once. Refused again, the token
+                # is not the problem: the app lacks the role, or the region is wrong.
                 if renewed:
-                    raise AmazonUnavailable(f"Amazon denied {operation}: {exc.message}") from exc
+                    c = self.config
+                    raise access_denied(
+                        operation, exc, c.names, c.selling_party, c.endpoint
+                    ) from exc
                 renewed = True
                 self._forget_tokens()
                 last = exc
@@ -293,10 +314,8 @@ class SpApiVendor:
     def _token_first(self) -> None:
         """Have the access token in hand before taking a pacing slot: an LWA round trip between
         the slot and the request would let requests reach Amazon closer together than paced.
-        A token that cannot be had now is left to the request, which meets the same error and
-        handles it (renewal, retry or refusal)."""
-        with contextlib.suppress(Exception):
-            self._inventory._auth.get_auth()  # cached: no request while the token is valid
+        LWA's answer is handled as the request's own would be (refusal, retry)."""
+        self._inventory._auth.get_auth()  # cached: no request while the token is valid
 
     def _forget_tokens(self) -> None:
         self._inventory._auth.forget()  # the token is shared: forgetting once renews all

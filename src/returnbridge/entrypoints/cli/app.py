@@ -13,6 +13,7 @@ from returnbridge.entrypoints.cli import (
     amazon_imports,
     audit,
     audit_log,
+    configuration,
     cycle,
     demo,
     erp,
@@ -66,6 +67,7 @@ audit_log.register(app)
 alerts.register(app)
 loadgen.register(app)
 stock.register(app)
+configuration.register(app)
 
 
 @db_app.command("upgrade")
@@ -109,5 +111,8 @@ def main() -> None:
     try:
         app()
     except ReturnBridgeError as exc:
-        err_console.print(f"error [{exc.code}] {exc.message}", markup=False, style="red")
+        # soft_wrap: one line however narrow the terminal, so a log keeps it whole.
+        err_console.print(
+            f"error [{exc.code}] {exc.message}", markup=False, style="red", soft_wrap=True
+        )
         sys.exit(2)

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -19,7 +20,7 @@ from rich.progress import (
 )
 
 from returnbridge.bootstrap import App, bootstrap
-from returnbridge.config import Settings
+from returnbridge.config import Settings, SettingsInvalid
 from returnbridge.domain.errors import StoreUnavailable
 from returnbridge.observability.logging import configure
 from returnbridge.store.migrate import require_head
@@ -35,7 +36,16 @@ DbOption = typer.Option(
 
 
 def settings_for(db: str | None) -> Settings:
-    return Settings(database_url=db) if db else Settings()
+    """The settings from the environment (and ``--db``); a value a setting cannot take is
+    refused naming the variable, never with a traceback (docs/configuration.md)."""
+    try:
+        return Settings(database_url=db) if db else Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"RETURNBRIDGE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SettingsInvalid(f"{problems} (see docs/configuration.md)") from exc
 
 
 @contextmanager

@@ -59,7 +59,7 @@ def configured_partners(rb: App) -> list[Partner]:
     if s.zigzag_api_url:
         found.append(Partner("zigzag", s.zigzag_api_url))
     if not rb.amazon_missing():
-        found.append(Partner("amazon", s.amazon_endpoint))
+        found.append(Partner("amazon", rb.amazon_hosts().endpoint))
     if s.erp_endpoint_url:
         found.append(Partner("erp", s.erp_endpoint_url))
     return found

@@ -2,9 +2,9 @@
 
 Serves LWA's token endpoint, the four vendor operations at the paths their models declare, and
 ``/_sandbox/state`` / ``/_sandbox/reset`` for out-of-process inspection. Every vendor request
-goes: fault injection (middleware) -> access token (403) -> usage plan (429) -> body (415/400)
--> handling. Query parameters are ignored (python-amazon-sp-api adds marketplace ids to GETs)
-and so is ``Host`` (the library sends a mangled one for ``http://`` endpoints).
+goes: fault injection (middleware) -> access token and role (403) -> usage plan (429) -> body
+(415/400) -> handling. Query parameters are ignored (python-amazon-sp-api adds marketplace ids
+to GETs) and so is ``Host`` (the library sends a mangled one for ``http://`` endpoints).
 """
 
 from __future__ import annotations
@@ -42,9 +42,12 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def _gate(sandbox: AmazonSandbox, request: Request, operation: Operation) -> Response | None:
-    """403 without a valid token, 429 over the usage plan; None lets the request through."""
+    """403 without a valid token or without the operation's role, 429 over the usage plan;
+    None lets the request through."""
     if not sandbox.token_valid(request.headers.get("x-amz-access-token")):
         return unauthorized()
+    if operation.operation_id in sandbox.config.unauthorized_operations:
+        return unauthorized()  # a valid token, for an app the vendor did not grant the role
     if not sandbox.try_take(operation):
         return quota_exceeded()
     return None

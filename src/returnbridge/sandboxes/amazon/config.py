@@ -8,6 +8,13 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from returnbridge.sandboxes.amazon.catalog import (
+    DF_STATUS,
+    RETAIL_STATUS,
+    SUBMIT_INVENTORY,
+    SUBMIT_INVOICES,
+)
+
 DEFAULT_CLIENT_ID = "amzn1.application-oa2-client.returnbridge-sandbox"
 DEFAULT_CLIENT_SECRET = "returnbridge-sandbox-secret"  # published: it only opens the sandbox
 DEFAULT_REFRESH_TOKEN = "Atzr|returnbridge-sandbox-refresh-token"
@@ -15,6 +22,14 @@ DEFAULT_REFRESH_TOKEN = "Atzr|returnbridge-sandbox-refresh-token"
 # How ``with_faults`` spreads one total rate. Drops get the smallest share: they are the
 # nastiest fault (the request was applied but the caller cannot know), so a little goes far.
 FAULT_SHARES = {"throttle_storm_rate": 0.4, "error_rate": 0.4, "drop_rate": 0.2}
+SERVED_OPERATIONS = frozenset({SUBMIT_INVENTORY, SUBMIT_INVOICES, DF_STATUS, RETAIL_STATUS})
+SET_KNOBS = (
+    "refresh_tokens",
+    "unauthorized_operations",
+    "known_items",
+    "known_invoices",
+    "hold_operations",
+)
 
 
 def _frozen(values: Iterable[str]) -> frozenset[str]:
@@ -40,6 +55,9 @@ class SandboxConfig:
     """Refresh tokens the token endpoint accepts; empty accepts any non-empty token."""
     token_ttl_seconds: int = 3600
     """Lifetime of an issued access token (LWA's own is 3600 s)."""
+    unauthorized_operations: frozenset[str] = frozenset()
+    """operationIds answered 403 ``Unauthorized`` even with a valid token, as SP-API answers an
+    app the vendor did not grant the operation's role (empty: every operation is granted)."""
 
     rate_multiplier: float = 1.0
     """Scales every operation's rate and burst from the models (e.g. 100 for fast demos)."""
@@ -82,7 +100,7 @@ class SandboxConfig:
 
     def __post_init__(self) -> None:
         # Accept plain sets and lists for the set-valued knobs; store them frozen.
-        for name in ("refresh_tokens", "known_items", "known_invoices", "hold_operations"):
+        for name in SET_KNOBS:
             object.__setattr__(self, name, _frozen(getattr(self, name)))
         for name in (
             "reject_rate",
@@ -95,6 +113,12 @@ class SandboxConfig:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"SandboxConfig.{name} must be within [0, 1], got {value!r}")
+        unknown = self.unauthorized_operations - SERVED_OPERATIONS
+        if unknown:
+            raise ValueError(
+                f"SandboxConfig.unauthorized_operations: no such operation {sorted(unknown)!r}; "
+                f"the sandbox serves {sorted(SERVED_OPERATIONS)!r}"
+            )
         total = self.error_rate + self.throttle_storm_rate + self.drop_rate
         if total > 1.0 + 1e-9:
             raise ValueError(
@@ -136,7 +160,7 @@ class SandboxConfig:
         """The knobs as JSON-ready values, without the client secret."""
         data = asdict(self)
         data.pop("client_secret")
-        for name in ("refresh_tokens", "known_items", "known_invoices", "hold_operations"):
+        for name in SET_KNOBS:
             data[name] = sorted(data[name])
         data["opening_stock"] = [list(position) for position in self.opening_stock]
         return data

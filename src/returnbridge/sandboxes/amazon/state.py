@@ -39,6 +39,12 @@ from returnbridge.sandboxes.amazon.processing import (
 )
 from returnbridge.sandboxes.amazon.ratelimit import Clock, TokenBucket
 
+# LWA's answer to a refresh token that expired, was revoked or was issued to another app.
+INVALID_REFRESH_TOKEN = (
+    "The request has an invalid grant parameter : refresh_token. "
+    "User may have revoked or didn't grant the permission."
+)
+
 
 @dataclass
 class OperationCounters:
@@ -204,9 +210,7 @@ class AmazonSandbox:
                 return 401, _lwa("invalid_client", "Client authentication failed")
             refresh = form.get("refresh_token", "")
             if not refresh or (config.refresh_tokens and refresh not in config.refresh_tokens):
-                return 400, _lwa(
-                    "invalid_grant", "The request has an invalid grant parameter : refresh_token"
-                )
+                return 400, _lwa("invalid_grant", INVALID_REFRESH_TOKEN)
             token = f"Atza|{self._id_rng.getrandbits(256):064x}"
             self.tokens[token] = self.clock() + config.token_ttl_seconds
             self.tokens_issued += 1
