@@ -16,11 +16,13 @@ from returnbridge.config import ConfigurationMissing as ConfigurationMissing  # 
 from returnbridge.connectors.amazon import refunds as amazon_refunds
 from returnbridge.connectors.amazon.spapi import SpApiConfig, SpApiVendor
 from returnbridge.connectors.zigzag import wire as zigzag_wire
+from returnbridge.domain.accounts import Accounts
 from returnbridge.domain.catalog import CatalogItem
 from returnbridge.domain.errors import InvalidEvent
 from returnbridge.domain.events import ReturnEvent
 from returnbridge.domain.mappings import Mappings, mappings_to_dict
 from returnbridge.domain.stock import WarehouseMap
+from returnbridge.masterdata.accounts_toml import read_accounts
 from returnbridge.masterdata.catalog_csv import read_catalog
 from returnbridge.masterdata.mappings_toml import read_mappings
 from returnbridge.masterdata.stock_csv import read_stock_snapshot
@@ -164,6 +166,19 @@ class App:
     def import_stock(self, path: Path) -> StockImported:
         """Take a WMS/ERP stock snapshot file (refused whole on any bad row)."""
         return _import_stock(self, path)
+
+    def load_accounts(self, path: Path) -> Accounts:
+        """Replace the accounts with a validated file (nothing changes on error)."""
+        accounts = read_accounts(path, self.settings.amazon_credit_note_prefix)
+        with self.stores() as store:
+            store.save_config("accounts", path.name, json.dumps(accounts.to_dict()), self.clock())
+        return accounts
+
+    def accounts(self) -> Accounts:
+        """The accounts in force (none loaded: no account)."""
+        with self.stores() as store:
+            found = store.config("accounts")
+        return Accounts.from_dict(json.loads(found[1])) if found else Accounts()
 
     def warehouse_map(self) -> WarehouseMap:
         with transaction(self.engine) as store:

@@ -168,3 +168,19 @@ def test_a_snapshot_for_a_warehouse_returnbridge_does_not_send_is_refused_whole(
     assert "stock authority is 'none'" in said and "'ELSEWHERE' is neither" in said
     shown = rb("warehouses", "show", *db).stdout
     assert "0" in shown  # nothing was taken
+
+
+def test_the_shipped_accounts_load_and_show_each_dc_under_its_account(tmp_path: Path) -> None:
+    db = ["--db", f"sqlite:///{tmp_path / 'rb.db'}"]
+    shipped = Path(__file__).parents[2] / "src" / "returnbridge" / "data"
+    rb("db", "upgrade", *db)
+    rb("warehouses", "load", str(shipped / "warehouses.toml"), *db)
+    loaded = rb("accounts", "load", str(shipped / "accounts.toml"), *db).stdout
+    assert "2 account(s)" in loaded and "no account owns" not in loaded
+    assert "de: vendor code CASTDE, marketplace A1PA6795UKMFR9 (eu), EUR" in " ".join(
+        loaded.split()
+    )
+    env = {**os.environ, "COLUMNS": "200"}
+    shown = " ".join(rb("accounts", "show", *db, env=env).stdout.split())
+    assert "UK-DC1 -> CASTUK-LHR, UK-DC2 -> CASTUK-MAN" in shown
+    assert "DE-DC1 -> CASTDE-FRA" in shown and "RBCN-DE" in shown

@@ -21,9 +21,64 @@ warehouses_app = typer.Typer(
 )
 
 
+accounts_app = typer.Typer(
+    help="The Amazon Vendor Central accounts: one per marketplace, each with its vendor code, "
+    "currency, warehouses and credit-note series.",
+    no_args_is_help=True,
+)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(warehouses_app, name="warehouses")
+    app.add_typer(accounts_app, name="accounts")
     import_app.command("stock")(import_stock)
+
+
+@accounts_app.command("load")
+def accounts_load(
+    file: Path = typer.Argument(..., help="Accounts TOML file."), db: str | None = DbOption
+) -> None:
+    """Replace the accounts with FILE (validated first; nothing changes on error). Secrets are
+    not in the file: each account names the environment variables that hold them."""
+    with open_app(db) as rb:
+        accounts = rb.load_accounts(file)
+        warehouses = rb.warehouse_map()
+    console.print(f"accounts loaded from {file.name}: {len(accounts.accounts)} account(s)")
+    for name, a in sorted(accounts.accounts.items()):
+        console.print(
+            f"  {name}: vendor code {a.selling_party}, marketplace {a.marketplace} "
+            f"({a.region.value}), {a.currency}, credit notes {a.credit_note_series}-000001..., "
+            f"warehouses {', '.join(a.warehouses) or 'none'}",
+            soft_wrap=True,
+        )
+    orphans = sorted(w for w in set(warehouses.dcs.values()) if accounts.owner_of(w) is None)
+    if orphans:
+        console.print(
+            f"  [yellow]no account owns {', '.join(orphans)}[/] (mapped from a DC in the "
+            "warehouses file): their returns open UNMAPPED_ACCOUNT",
+            soft_wrap=True,
+        )
+
+
+@accounts_app.command("show")
+def accounts_show(db: str | None = DbOption) -> None:
+    """The accounts in force, and each ZigZag DC's (account, Amazon warehouse)."""
+    with open_app(db) as rb:
+        accounts = rb.accounts()
+        warehouses = rb.warehouse_map()
+    if not accounts.accounts:
+        console.print("no accounts file loaded (returnbridge accounts load FILE)")
+        return
+    table = Table(title="Amazon vendor accounts")
+    for column in ("account", "vendor code", "marketplace", "currency", "series", "DCs"):
+        table.add_column(column)
+    for name, a in sorted(accounts.accounts.items()):
+        routes = [f"{dc} -> {w}" for dc, w in sorted(warehouses.dcs.items()) if w in a.warehouses]
+        table.add_row(
+            name, a.selling_party, a.marketplace, a.currency, a.credit_note_series,
+            ", ".join(routes) or "-",
+        )  # fmt: skip
+    console.print(table)
 
 
 @warehouses_app.command("load")
@@ -51,8 +106,9 @@ def warehouses_show(db: str | None = DbOption) -> None:
             held = {
                 r.warehouse: (r.n, r.oldest)
                 for r in conn.execute(
-                    select(s.warehouse, func.count().label("n"), func.min(s.as_of).label("oldest"))
-                    .group_by(s.warehouse)
+                    select(
+                        s.warehouse, func.count().label("n"), func.min(s.as_of).label("oldest")
+                    ).group_by(s.warehouse)
                 )
             }
     if not warehouses.warehouses:
