@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -27,12 +27,25 @@ from returnbridge.masterdata.catalog_csv import read_catalog
 from returnbridge.masterdata.mappings_toml import read_mappings
 from returnbridge.masterdata.stock_csv import read_stock_snapshot
 from returnbridge.masterdata.warehouses_toml import read_warehouses
-from returnbridge.services.cycles import AmazonCalls, CallMeter, ClearingCycle, CycleSettings
+from returnbridge.services.cycles import (
+    AmazonCalls,
+    CallMeter,
+    ClearingCycle,
+    CycleSettings,
+    Submission,
+)
 from returnbridge.services.exceptions import MANUAL_SOURCE, decode_manual
 from returnbridge.services.pipeline import Processor
-from returnbridge.services.ports import AmazonVendor, Decoder, Store
+from returnbridge.services.ports import (
+    AmazonVendor,
+    CreditNote,
+    Decoder,
+    InventoryPosition,
+    Store,
+    TransactionStatus,
+)
 from returnbridge.services.stock_import import ResolvedSnapshot, resolve_snapshot
-from returnbridge.store.cycles import cycle_transaction
+from returnbridge.store.cycles import cycle_rehearsal, cycle_transaction
 from returnbridge.store.engine import make_engine
 from returnbridge.store.sql import transaction
 from returnbridge.store.stock import SnapshotImport, SqlStockStore
@@ -63,6 +76,22 @@ def _meter(vendor: AmazonVendor) -> CallMeter | None:
         return AmazonCalls(stats.calls, stats.retries, stats.throttled)
 
     return meter
+
+
+class _SendsNothing:
+    """The vendor of a dry run: a call to it would be a bug, so it refuses loudly."""
+
+    def submit_inventory(self, warehouse_id: str, positions: Sequence[InventoryPosition]) -> str:
+        raise RuntimeError("a dry run sends nothing to Amazon")
+
+    def submit_credit_notes(self, notes: Sequence[CreditNote]) -> str:
+        raise RuntimeError("a dry run sends nothing to Amazon")
+
+    def inventory_status(self, transaction_id: str) -> TransactionStatus:
+        raise RuntimeError("a dry run asks Amazon nothing")
+
+    def credit_note_status(self, transaction_id: str) -> TransactionStatus:
+        raise RuntimeError("a dry run asks Amazon nothing")
 
 
 def utc_now() -> datetime:
@@ -150,6 +179,12 @@ class App:
             settings,
             meter=_meter(vendor),
         )
+
+    def rehearse_cycle(self) -> list[Submission]:
+        """``cycle close --dry-run``: the submissions the next cycle would send, worked out in a
+        transaction that is rolled back. Amazon is not asked (no credentials are needed)."""
+        engine = self.engine
+        return self.clearing_cycle(_SendsNothing()).rehearse(lambda: cycle_rehearsal(engine))
 
     def load_catalog(self, path: Path) -> list[CatalogItem]:
         """Replace the catalog master with a validated file (nothing changes on error)."""

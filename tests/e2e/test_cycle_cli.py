@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -168,3 +169,48 @@ def test_cycle_close_raises_an_alert_with_its_runbook_when_amazon_rejects(tmp_pa
     (rejected,) = [a for a in alerts if a["alert"] == "AMAZON_REJECTED"]
     assert rejected["runbook"] == "docs/operations.md#amazon_rejected"
     assert rejected["level"] == "warning" and "item(s)" in rejected["summary"]
+
+
+def test_a_dry_run_prints_what_would_go_and_sends_numbers_and_stores_nothing(
+    tmp_path: Path,
+) -> None:
+    db_file = replayed_day(tmp_path / "day", returns=100)
+    db = f"sqlite:///{db_file}"
+
+    def counts() -> tuple[int, ...]:
+        with sqlite3.connect(db_file) as conn:
+            return tuple(
+                conn.execute(query).fetchone()[0]
+                for query in (
+                    "SELECT count(*) FROM amazon_submissions",
+                    "SELECT count(*) FROM credit_notes",
+                    "SELECT count(*) FROM clearing_cycles",
+                    "SELECT count(*) FROM outbox WHERE status = 'pending'",
+                    "SELECT count(*) FROM exceptions",
+                )
+            )
+
+    before = counts()
+    with start_sandbox(SandboxConfig(seed=4, opening_stock=opening(db_file))) as amazon:
+        env = {**os.environ, **sandbox_env(amazon), "COLUMNS": "200"}
+        dry = subprocess.run(
+            [*RUN, "cycle", "close", "--dry-run", "--db", db],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert dry.returncode == 0, dry.stderr
+        state = amazon.sandbox.snapshot()
+        asked = sum(c["requests"] for c in state["counters"].values())
+        assert (asked, state["token_requests"]) == (0, 0)  # Amazon was not asked anything
+        assert counts() == before
+        said = " ".join(dry.stdout.split())
+        assert "nothing was sent or stored" in said
+        assert "stock at Amazon warehouse CASTUK-LHR:" in said
+        (notes,) = re.findall(r"credit notes: (\d+) \((RBCN-\d+) to (RBCN-\d+)\)", said)
+        real = subprocess.run(
+            [*RUN, "cycle", "close", "--poll-seconds", "0", "--db", db],
+            env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert real.returncode == 0, real.stderr
+    with sqlite3.connect(db_file) as conn:
+        numbers = [n for (n,) in conn.execute("SELECT number FROM credit_notes ORDER BY number")]
+    assert (str(len(numbers)), numbers[0], numbers[-1]) == notes  # the dry run told the truth

@@ -253,19 +253,30 @@ class ClearingCycle:
     def prepare(self, report: CycleReport) -> None:
         """Coalesce pending changes into prepared submissions (one transaction)."""
         with self.stores() as store:
-            changes = store.pending_stock_changes()
-            credits = store.pending_credit_changes()
-            now = self.clock()
-            plan = plan_stock(
-                store, [PendingStock(c.outbox_id, c.warehouse or "", c.sku) for c in changes], now
-            )
-            report.stock = plan
-            if not plan.sends and not credits:
-                return
-            cycle_id = store.create_cycle(now)
-            report.cycle_id = cycle_id
-            self._prepare_inventory(store, cycle_id, plan, report, now)
-            self._prepare_credit_notes(store, cycle_id, credits, report, now)
+            self._prepare_in(store, report)
+
+    def rehearse(self, rehearsal: CycleStores) -> list[Submission]:
+        """A dry run: what the next run would send (earlier submissions still prepared, then
+        what a prepare would add), worked out in ``rehearsal``'s transaction, which is rolled
+        back: nothing is sent, numbered or stored, and Amazon is not asked."""
+        with rehearsal() as store:
+            self._prepare_in(store, CycleReport())
+            return store.submissions(["prepared"])
+
+    def _prepare_in(self, store: CycleStore, report: CycleReport) -> None:
+        changes = store.pending_stock_changes()
+        credits = store.pending_credit_changes()
+        now = self.clock()
+        plan = plan_stock(
+            store, [PendingStock(c.outbox_id, c.warehouse or "", c.sku) for c in changes], now
+        )
+        report.stock = plan
+        if not plan.sends and not credits:
+            return
+        cycle_id = store.create_cycle(now)
+        report.cycle_id = cycle_id
+        self._prepare_inventory(store, cycle_id, plan, report, now)
+        self._prepare_credit_notes(store, cycle_id, credits, report, now)
 
     def _prepare_inventory(
         self,

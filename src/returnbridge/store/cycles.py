@@ -267,4 +267,15 @@ def cycle_transaction(engine: Engine) -> Iterator[SqlCycleStore]:
         yield SqlCycleStore(store.conn)
 
 
-__all__ = ["SqlCycleStore", "cycle_transaction"]
+@contextmanager
+def cycle_rehearsal(engine: Engine) -> Iterator[SqlCycleStore]:
+    """A unit of work that is always rolled back: a dry run reads what it would have done."""
+    with engine.connect() as connection:
+        work = connection.begin()
+        try:
+            yield SqlCycleStore(connection)
+        finally:
+            work.rollback()
+
+
+__all__ = ["SqlCycleStore", "cycle_rehearsal", "cycle_transaction"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import defaultdict
+from typing import Any
 
 import typer
 
@@ -16,7 +18,7 @@ from returnbridge.entrypoints.cli.common import DbOption, console, open_app
 from returnbridge.entrypoints.worker import run_cycles, stop_on_signals
 from returnbridge.observability.alerts import LogAlertSink
 from returnbridge.services.alerts import cycle_alerts
-from returnbridge.services.cycles import CycleReport
+from returnbridge.services.cycles import INVENTORY, CycleReport, Submission
 
 cycle_app = typer.Typer(no_args_is_help=True, help="Clearing cycles with Amazon.")
 
@@ -31,10 +33,20 @@ def close(
         60, min=1, help="Status polls before leaving the rest Processing for the next run."
     ),
     poll_seconds: float = typer.Option(1.0, min=0.0, help="Pause between polls."),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Print what the cycle would send (stock positions, credit notes, totals) and send, "
+        "number and store nothing; Amazon is not asked.",
+    ),
     db: str | None = DbOption,
 ) -> None:
     """Coalesce pending stock changes per (warehouse, SKU) and credits per return into credit
     notes, send them, poll their status."""
+    if dry_run:
+        with open_app(db) as rb:
+            _print_rehearsal(rb.rehearse_cycle())
+        return
     with open_app(db) as rb:
         vendor = rb.amazon_vendor()
         try:
@@ -42,6 +54,43 @@ def close(
         finally:
             vendor.close()
         _CycleOutput(rb, vendor).show(report)
+
+
+def _print_rehearsal(submissions: list[Submission]) -> None:
+    """Per Amazon warehouse, the stock positions and their units; the credit notes, their
+    numbers (as they would be given now) and totals per currency."""
+    positions: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    notes: list[dict[str, Any]] = []
+    for s in submissions:
+        if s.operation == INVENTORY:
+            positions[s.warehouse or ""] += s.body["positions"]
+        else:
+            notes += s.body["notes"]
+    console.print(
+        f"dry run: {len(submissions)} request(s) would be sent; nothing was sent or stored"
+    )
+    for warehouse, sent in sorted(positions.items()):
+        shown = ", ".join(f"{p['sku']} {p['quantity']}" for p in sent[:8])
+        more = f", ... {len(sent) - 8} more" if len(sent) > 8 else ""
+        console.print(
+            f"  stock at Amazon warehouse {warehouse}: {len(sent)} position(s), "
+            f"{sum(int(p['quantity']) for p in sent)} units in all ({shown}{more})",
+            soft_wrap=True,
+        )
+    totals: dict[str, int] = defaultdict(int)
+    for note in notes:
+        totals[note["currency"]] += sum(
+            int(line["quantity"]) * int(line["unit_amount"]) for line in note["lines"]
+        )
+    if notes:
+        numbers = sorted(n["number"] for n in notes)
+        money = ", ".join(f"{c} {t / 100:,.2f}" for c, t in sorted(totals.items()))
+        console.print(
+            f"  credit notes: {len(notes)} ({numbers[0]} to {numbers[-1]}), {money}",
+            soft_wrap=True,
+        )
+    if not submissions:
+        console.print("  nothing to send")
 
 
 class _CycleOutput:
