@@ -7,12 +7,13 @@ import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from pipeline_support import full_return, refund_at_first_scan, send
 
 from returnbridge.bootstrap import App
 from returnbridge.entrypoints.cli.rfs import sweep
-from returnbridge.services.rfs import claim_candidates, refunded_cases
+from returnbridge.services.rfs import claim_candidates, claim_rules, refunded_cases
 from returnbridge.store.rfs import rfs_transaction
 
 REFUNDED_AT = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)  # as refund_at_first_scan() says
@@ -128,3 +129,63 @@ def test_over_return_can_only_be_ignored_with_a_note(rb: App) -> None:
         rb.stores, record.id, Resolution(Action.IGNORE, "ops", note=note), rb.processor
     )
     assert closed.status == "ignored"
+
+
+US_AND_UK = """
+[dcs.UK-DC1]
+amazon_warehouse = "CASTUK-LHR"
+[dcs.DE-DC1]
+amazon_warehouse = "CASTUS-JFK"
+[warehouses.CASTUK-LHR]
+[warehouses.CASTUS-JFK]
+"""
+ACCOUNTS = """
+[accounts.uk]
+region = "eu"
+marketplace = "UK"
+selling_party = "CASTUK"
+warehouses = ["CASTUK-LHR"]
+lwa_client_id_env = "UK_ID"
+lwa_client_secret_env = "UK_SECRET"
+lwa_refresh_token_env = "UK_REFRESH"
+
+[accounts.us]
+region = "na"
+marketplace = "US"
+selling_party = "CASTUS"
+warehouses = ["CASTUS-JFK"]
+lwa_client_id_env = "US_ID"
+lwa_client_secret_env = "US_SECRET"
+lwa_refresh_token_env = "US_REFRESH"
+"""
+
+
+def test_a_us_account_claims_within_30_days_of_the_later_of_delivery_and_refund(
+    rb: App, tmp_path: Path
+) -> None:
+    (tmp_path / "warehouses.toml").write_text(US_AND_UK, encoding="utf-8")
+    (tmp_path / "accounts.toml").write_text(ACCOUNTS, encoding="utf-8")
+    rb.load_warehouses(tmp_path / "warehouses.toml")
+    rb.load_accounts(tmp_path / "accounts.toml")
+    for n in (1, 2):
+        send(rb, refund_at_first_scan(f"order-of-R{n}", f"RFS-{n}"), source="amazon")
+    uk = full_return("R1", "CAS-123-BLK-M", "D", "DESTROY")
+    us = full_return("R2", "CAS-123-BLK-M", "D", "DESTROY")
+    for event in us:
+        event["dcWarehouse"] = "DE-DC1"  # restocks into CASTUS-JFK: the us account's
+    send(rb, *uk, *us)
+    with rfs_transaction(rb.engine) as store:
+        cases = list(refunded_cases(store))
+    masterdata = rb.processor.masterdata
+    rules = claim_rules(rb.accounts(), rb.warehouse_map())
+    found = {
+        c.return_id: c
+        for c in claim_candidates(cases, masterdata.catalog, masterdata.mappings, rules)
+    }
+    received = datetime.fromisoformat(next(e for e in us if e["type"] == "return.received")[
+        "occurredAt"])  # fmt: skip
+    assert received > REFUNDED_AT  # delivered after the refund: the window starts at delivery
+    assert (found["R2"].account, found["R2"].delivered_at) == ("us", received)
+    assert found["R2"].deadline == received + timedelta(days=30)
+    assert (found["R1"].account, found["R1"].deadline) == ("uk", REFUNDED_AT + timedelta(days=60))
+    assert found["R1"].route.words.startswith("a dispute in Vendor Central")

@@ -3,9 +3,11 @@ errors naming the file, the entry and the field, and never holding (or echoing) 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from returnbridge.domain.accounts import Accounts, Region
+from returnbridge.domain.accounts import Accounts, ClaimRoute, ClaimRule, ClaimStart, Region
 from returnbridge.domain.errors import MasterDataError
 from returnbridge.masterdata.accounts_toml import parse_accounts
 
@@ -74,3 +76,21 @@ def test_a_secret_written_where_its_variable_name_goes_is_refused_and_not_echoed
     said = refused.value.message
     assert "field 'lwa_refresh_token_env': must be the NAME of an environment variable" in said
     assert secret not in said and "Atzr" not in said
+
+
+def test_claim_windows_default_by_marketplace_and_the_file_may_set_them() -> None:
+    us = UK.replace("uk]", "us]").replace('"eu"', '"na"').replace("A1F83G8C2ARO7P", "US")
+    us = us.replace("RB_UK", "RB_US").replace("CASTUK", "CASTUS")
+    accounts = parse_accounts(UK + us)
+    assert accounts.accounts["uk"].claims == ClaimRule(60, ClaimStart.REFUND)
+    assert accounts.accounts["us"].claims == ClaimRule(30, ClaimStart.LATER_OF_DELIVERY_AND_REFUND)
+    refunded, delivered = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 9, tzinfo=UTC)
+    assert accounts.accounts["us"].claims.deadline(refunded, delivered) == datetime(
+        2026, 4, 8, tzinfo=UTC
+    )
+    assert accounts.accounts["uk"].claims.deadline(refunded, delivered) == datetime(
+        2026, 4, 30, tzinfo=UTC
+    )
+    own = parse_accounts(UK + '[accounts.uk.claims]\nwindow_days = 45\nroute = "safe-t"\n')
+    assert own.accounts["uk"].claims == ClaimRule(45, ClaimStart.REFUND, ClaimRoute.SAFE_T)
+    assert Accounts.from_dict(own.to_dict()) == own

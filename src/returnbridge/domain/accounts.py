@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -61,6 +62,52 @@ MARKETPLACES: Mapping[str, Marketplace] = {
 }
 
 
+class ClaimStart(StrEnum):
+    """The event a claim window is counted from."""
+
+    REFUND = "refund"  # the customer's refund (SAFE-T's rule outside the US)
+    LATER_OF_DELIVERY_AND_REFUND = "later_of_delivery_and_refund"  # the US rule from 2026-02-16
+
+
+class ClaimRoute(StrEnum):
+    """Where the account claims a return that came back damaged or as another product."""
+
+    VENDOR_DISPUTE = "vendor-dispute"  # Vendor Central: Payments > Dispute management
+    SAFE_T = "safe-t"  # Seller Central's SAFE-T claims
+
+    @property
+    def words(self) -> str:
+        if self is ClaimRoute.SAFE_T:
+            return "a SAFE-T claim in Seller Central"
+        return "a dispute in Vendor Central (Payments > Dispute management > Vendor returns)"
+
+
+@dataclass(frozen=True)
+class ClaimRule:
+    """How long an account has to claim a return, counted from which event, and where."""
+
+    window_days: int = 60
+    starts: ClaimStart = ClaimStart.REFUND
+    route: ClaimRoute = ClaimRoute.VENDOR_DISPUTE
+
+    def deadline(self, refunded_at: datetime, delivered_at: datetime | None) -> datetime:
+        start = refunded_at
+        if self.starts is ClaimStart.LATER_OF_DELIVERY_AND_REFUND and delivered_at is not None:
+            start = max(refunded_at, delivered_at)
+        return start + timedelta(days=self.window_days)
+
+
+US = "ATVPDKIKX0DER"
+
+
+def default_claim_rule(marketplace: str) -> ClaimRule:
+    """Today's rules: 60 days from the refund; in the US, 30 days from the later of the
+    return's delivery scan and the refund (Amazon's change effective 16 February 2026)."""
+    if marketplace == US:
+        return ClaimRule(30, ClaimStart.LATER_OF_DELIVERY_AND_REFUND)
+    return ClaimRule()
+
+
 @dataclass(frozen=True)
 class Credentials:
     """The names of the environment variables that hold an account's LWA credentials."""
@@ -83,6 +130,7 @@ class VendorAccount:
     warehouses: tuple[str, ...]  # the Amazon warehouse ids it owns
     credentials: Credentials
     credit_note_series: str  # e.g. RBCN-UK: its credit notes are RBCN-UK-000001, ...
+    claims: ClaimRule = ClaimRule()
 
 
 @dataclass(frozen=True)
@@ -114,6 +162,11 @@ class Accounts:
                 "lwa_client_secret_env": a.credentials.client_secret_env,
                 "lwa_refresh_token_env": a.credentials.refresh_token_env,
                 "credit_note_series": a.credit_note_series,
+                "claims": {
+                    "window_days": a.claims.window_days,
+                    "starts": a.claims.starts.value,
+                    "route": a.claims.route.value,
+                },
             }
             for name, a in sorted(self.accounts.items())
         }
@@ -136,10 +189,28 @@ class Accounts:
                         a["lwa_refresh_token_env"],
                     ),
                     credit_note_series=a["credit_note_series"],
+                    claims=ClaimRule(
+                        int(a["claims"]["window_days"]),
+                        ClaimStart(a["claims"]["starts"]),
+                        ClaimRoute(a["claims"]["route"]),
+                    )
+                    if "claims" in a
+                    else default_claim_rule(a["marketplace"]),
                 )
                 for name, a in data.items()
             }
         )
 
 
-__all__ = ["MARKETPLACES", "Accounts", "Credentials", "Marketplace", "Region", "VendorAccount"]
+__all__ = [
+    "MARKETPLACES",
+    "Accounts",
+    "ClaimRoute",
+    "ClaimRule",
+    "ClaimStart",
+    "Credentials",
+    "Marketplace",
+    "Region",
+    "VendorAccount",
+    "default_claim_rule",
+]

@@ -12,9 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from returnbridge.domain.accounts import (
     MARKETPLACES,
     Accounts,
+    ClaimRoute,
+    ClaimRule,
+    ClaimStart,
     Credentials,
     Region,
     VendorAccount,
+    default_claim_rule,
 )
 from returnbridge.domain.errors import MasterDataError
 from returnbridge.masterdata.toml_file import read_text, validated
@@ -32,6 +36,14 @@ ENV_HELP = (
 )
 
 
+class _Claims(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window_days: int | None = Field(default=None, ge=1, le=365)
+    starts: ClaimStart | None = None
+    route: ClaimRoute = ClaimRoute.VENDOR_DISPUTE
+
+
 class _Account(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -45,6 +57,7 @@ class _Account(BaseModel):
     lwa_client_secret_env: EnvName
     lwa_refresh_token_env: EnvName
     credit_note_series: Series | None = None
+    claims: _Claims = _Claims()
 
 
 class _AccountsFile(BaseModel):
@@ -114,10 +127,19 @@ def parse_accounts(text: str, name: str = "accounts.toml", prefix: str = "RBCN")
             warehouses=tuple(a.warehouses),
             credentials=Credentials(*envs),
             credit_note_series=numbers,
+            claims=_claim_rule(market.id, a.claims),
         )
     if problems:
         raise MasterDataError("; ".join(problems))
     return Accounts(accounts)
+
+
+def _claim_rule(marketplace: str, given: _Claims) -> ClaimRule:
+    """The marketplace's rule (``default_claim_rule``), with what the file says over it."""
+    rule = default_claim_rule(marketplace)
+    return ClaimRule(
+        given.window_days or rule.window_days, given.starts or rule.starts, given.route
+    )
 
 
 def read_accounts(path: Path, prefix: str = "RBCN") -> Accounts:

@@ -6,7 +6,9 @@ Two things can go wrong with such a return, and both cost money if nobody looks:
   ``RFS_NOT_RECEIVED`` exception, which closes by itself if the goods turn up later;
 - the goods arrive damaged (graded to a write-off or liquidation route) or materially different
   (another product than the one refunded): the return is a **SAFE-T claim candidate**, to be
-  claimed from Amazon within 60 days of the refund.
+  claimed from Amazon before the deadline of the account's claim rule (``domain/accounts.py``:
+  60 days from the refund by default; in the US, 30 days from the later of the return's delivery
+  scan and the refund), by the route the account uses (a Vendor Central dispute, or SAFE-T).
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from returnbridge.domain.accounts import Accounts, ClaimRoute, ClaimRule
 from returnbridge.domain.catalog import Catalog
 from returnbridge.domain.codec import event_from_dict
 from returnbridge.domain.errors import ExceptionCode
 from returnbridge.domain.mappings import Mappings, Route
 from returnbridge.domain.returns import CaseFacts, fold_case
+from returnbridge.domain.stock import WarehouseMap
 from returnbridge.services.ports import CaseEventRow, Clock, OpenException
 
-SAFET_WINDOW = timedelta(days=60)
 DAMAGED_ROUTES = frozenset({Route.WRITE_OFF, Route.LIQUIDATE})
 
 
@@ -83,6 +86,9 @@ class ClaimCandidate:
     refund_minor: int
     currency: str
     reason: str
+    account: str | None = None  # the vendor account the return belongs to, if known
+    route: ClaimRoute = ClaimRoute.VENDOR_DISPUTE
+    delivered_at: datetime | None = None  # the return's delivery scan at the warehouse
 
     def days_left(self, now: datetime) -> int:
         return (self.deadline - now).days
@@ -159,8 +165,33 @@ def _not_received_message(case: RefundedCase, window: timedelta, now: datetime) 
     )
 
 
+ClaimRules = Callable[[RefundedCase], tuple[str | None, ClaimRule]]
+"""The account a refunded case belongs to (None: not known) and its claim rule."""
+
+
+def claim_rules(accounts: Accounts, warehouses: WarehouseMap) -> ClaimRules:
+    """A case's account is the one owning the Amazon warehouse its ZigZag DC restocks into;
+    a case whose account is not known gets today's default rule."""
+
+    def rule(case: RefundedCase) -> tuple[str | None, ClaimRule]:
+        warehouse = warehouses.dcs.get(case.facts.warehouse or "")
+        account = accounts.owner_of(warehouse) if warehouse else None
+        if account is None:
+            return None, ClaimRule()
+        return account.name, account.claims
+
+    return rule
+
+
+def _no_accounts(case: RefundedCase) -> tuple[str | None, ClaimRule]:
+    return None, ClaimRule()
+
+
 def claim_candidates(
-    cases: Sequence[RefundedCase], catalog: Catalog, mappings: Mappings
+    cases: Sequence[RefundedCase],
+    catalog: Catalog,
+    mappings: Mappings,
+    rules: ClaimRules = _no_accounts,
 ) -> list[ClaimCandidate]:
     """Refunded returns that came back damaged or as another product, oldest deadline first."""
     found = []
@@ -169,16 +200,22 @@ def claim_candidates(
         if not reasons:
             continue
         refunded_at = case.refunded_at
+        scans = [line.received_at for line in case.facts.lines.values() if line.received_at]
+        delivered_at = min(scans) if scans else None
+        account, rule = rules(case)
         found.append(
             ClaimCandidate(
                 case_key=case.case_key,
                 return_id=case.facts.return_id,
                 order_id=case.order_id,
                 refunded_at=refunded_at,
-                deadline=refunded_at + SAFET_WINDOW,
+                deadline=rule.deadline(refunded_at, delivered_at),
                 refund_minor=sum(r.amount.amount for r in case.facts.refunds),
                 currency=case.facts.refunds[0].amount.currency,
                 reason="; ".join(reasons),
+                account=account,
+                route=rule.route,
+                delivered_at=delivered_at,
             )
         )
     return sorted(found, key=lambda c: (c.deadline, c.case_key))

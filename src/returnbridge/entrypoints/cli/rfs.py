@@ -14,6 +14,7 @@ from returnbridge.entrypoints.cli.common import DbOption, console, open_app
 from returnbridge.services.rfs import (
     SweepResult,
     claim_candidates,
+    claim_rules,
     refunded_cases,
     sweep_not_received,
 )
@@ -57,14 +58,21 @@ def claims_list(
     db: str | None = DbOption,
 ) -> None:
     """Refunded returns that came back damaged or as another product: claim them from Amazon
-    (SAFE-T) before the deadline, 60 days after the refund. Soonest deadline first."""
+    before the deadline of their account's claim rule (60 days after the refund unless the
+    accounts file says otherwise; 30 days from the later of delivery and refund in the US), by
+    the route the account uses. Soonest deadline first."""
     with open_app(db) as rb:
         masterdata = rb.processor.masterdata
         with rb.stores() as store:
             masterdata.refresh(store)
         with rfs_transaction(rb.engine) as store:
             cases = list(refunded_cases(store))
-        candidates = claim_candidates(cases, masterdata.catalog, masterdata.mappings)
+        candidates = claim_candidates(
+            cases,
+            masterdata.catalog,
+            masterdata.mappings,
+            claim_rules(rb.accounts(), rb.warehouse_map()),
+        )
         now = rb.clock()
     if as_json:
         for c in candidates:
@@ -80,21 +88,27 @@ def claims_list(
                         "refund": f"{c.refund_minor / 100:.2f}",
                         "currency": c.currency,
                         "reason": c.reason,
+                        "account": c.account,
+                        "route": c.route.value,
+                        "claim_by": c.route.words,
                     }
                 )
             )
         return
-    table = Table(title=f"{len(candidates)} SAFE-T claim candidate(s)")
-    for column in ("deadline", "days left", "order", "return", "refund", "why"):
+    table = Table(title=f"{len(candidates)} claim candidate(s)")
+    for column in ("deadline", "days left", "account", "order", "return", "refund", "why"):
         table.add_column(column, overflow="fold")
     for c in candidates:
         left = c.days_left(now)
         table.add_row(
             f"{c.deadline:%Y-%m-%d}",
             f"[red]{left}[/]" if left < 7 else str(left),
+            c.account or "-",
             c.order_id,
             c.return_id or c.case_key,
             f"{c.refund_minor / 100:.2f} {c.currency}",
             c.reason,
         )
     console.print(table)
+    for route in sorted({c.route for c in candidates}):
+        console.print(f"claim {route.words}", soft_wrap=True)

@@ -19,7 +19,7 @@ from returnbridge.entrypoints.http.problems import AUTH_ANSWERS, ApiRefusal, ref
 from returnbridge.services.access import Principal
 from returnbridge.services.finance import credit_report
 from returnbridge.services.pipeline import MasterData
-from returnbridge.services.rfs import claim_candidates, refunded_cases
+from returnbridge.services.rfs import claim_candidates, claim_rules, refunded_cases
 from returnbridge.store.finance import SqlFinanceStore
 from returnbridge.store.rfs import rfs_transaction
 from returnbridge.store.sql import transaction
@@ -69,11 +69,17 @@ class ClaimOut(BaseModel):
     return_id: str | None
     order_id: str
     refunded_at: datetime
-    deadline: datetime = Field(description="Claim from Amazon (SAFE-T) before this.")
+    deadline: datetime = Field(
+        description="Claim from Amazon before this: the account's window, counted from its "
+        "starting event (docs/accounts.md#claim-windows)."
+    )
     days_left: int
     refund_minor: int
     currency: str
     reason: str
+    account: str | None = Field(description="The vendor account (null: not known).")
+    route: str = Field(description="vendor-dispute (Vendor Central) or safe-t (Seller Central).")
+    delivered_at: datetime | None = Field(description="The return's delivery scan.")
 
 
 class ClaimPage(BaseModel):
@@ -186,7 +192,12 @@ def finance_router(rb: App, guard: Guard) -> APIRouter:
                     days_left=c.days_left(now),
                     **asdict(c),
                 )
-                for c in claim_candidates(cases, masterdata.catalog, masterdata.mappings)
+                for c in claim_candidates(
+                    cases,
+                    masterdata.catalog,
+                    masterdata.mappings,
+                    claim_rules(rb.accounts(), rb.warehouse_map()),
+                )
             ),
             key=lambda c: (c.deadline, c.case_id),
         )
