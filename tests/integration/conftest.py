@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,7 +11,12 @@ from pipeline_support import CATALOG, Clock
 
 from returnbridge.bootstrap import App, bootstrap
 from returnbridge.config import Settings
+from returnbridge.connectors.amazon.limits import RetryPolicy
+from returnbridge.connectors.amazon.spapi import SpApiVendor
+from returnbridge.entrypoints.cli.demo_amazon import sandbox_vendor
 from returnbridge.masterdata.mappings_toml import DEFAULT_MAPPINGS
+from returnbridge.sandboxes.amazon.config import SandboxConfig
+from returnbridge.sandboxes.amazon.server import RunningSandbox, start_sandbox
 from returnbridge.store.migrate import upgrade
 
 
@@ -37,3 +43,22 @@ def app_factory(tmp_path: Path) -> Iterator[Callable[[str], App]]:
 def rb(app_factory: Callable[[str], App], db_url: str) -> App:
     """The pipeline on a fresh database with a small catalog and the shipped mappings."""
     return app_factory(db_url)
+
+
+@pytest.fixture
+def amazon() -> Iterator[RunningSandbox]:
+    """The Amazon SP-API sandbox over real HTTP on loopback, one status read to the outcome."""
+    with start_sandbox(SandboxConfig(seed=2, polls_until_final=1)) as running:
+        yield running
+
+
+@pytest.fixture
+def vendor(amazon: RunningSandbox) -> Iterator[SpApiVendor]:
+    """The SP-API connector on ``amazon``, retrying quickly."""
+    client = sandbox_vendor(
+        amazon,
+        retry=RetryPolicy(attempts=12, base_seconds=0.01, cap_seconds=0.1),
+        rng=random.Random(4),
+    )
+    yield client
+    client.close()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import random
 import time
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import timedelta
 
@@ -15,35 +13,16 @@ from sqlalchemy import select
 from stock_support import expected_stock, opening
 
 from returnbridge.bootstrap import App
-from returnbridge.connectors.amazon.limits import RetryPolicy
 from returnbridge.connectors.amazon.spapi import SpApiVendor
-from returnbridge.entrypoints.cli.demo_amazon import sandbox_vendor
 from returnbridge.sandboxes.amazon.config import (
     SandboxConfig,
 )
-from returnbridge.sandboxes.amazon.server import RunningSandbox, start_sandbox
+from returnbridge.sandboxes.amazon.server import RunningSandbox
 from returnbridge.services.cycles import ClearingCycle, CycleSettings
 from returnbridge.services.ports import CreditNote, InventoryPosition
 from returnbridge.store.cycles import SqlCycleStore, cycle_transaction
 from returnbridge.store.tables import amazon_submissions, credit_notes, exceptions, outbox
 from returnbridge.testing.state import final_state
-
-
-@pytest.fixture
-def amazon() -> Iterator[RunningSandbox]:
-    with start_sandbox(SandboxConfig(seed=2, polls_until_final=1)) as running:
-        yield running
-
-
-@pytest.fixture
-def vendor(amazon: RunningSandbox) -> Iterator[SpApiVendor]:
-    client = sandbox_vendor(
-        amazon,
-        retry=RetryPolicy(attempts=12, base_seconds=0.01, cap_seconds=0.1),
-        rng=random.Random(4),
-    )
-    yield client
-    client.close()
 
 
 def cycle(rb: App, vendor: object, **settings: object) -> ClearingCycle:

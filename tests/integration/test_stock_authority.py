@@ -3,8 +3,6 @@ never the returns alone, and never under a ZigZag DC code."""
 
 from __future__ import annotations
 
-import random
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 
@@ -14,11 +12,9 @@ from sqlalchemy import select
 from stock_support import WAREHOUSES, expected_stock, load_map, opening, take_snapshot
 
 from returnbridge.bootstrap import App
-from returnbridge.connectors.amazon.limits import RetryPolicy
 from returnbridge.connectors.amazon.spapi import SpApiVendor
-from returnbridge.entrypoints.cli.demo_amazon import sandbox_vendor
 from returnbridge.sandboxes.amazon.config import SandboxConfig
-from returnbridge.sandboxes.amazon.server import RunningSandbox, start_sandbox
+from returnbridge.sandboxes.amazon.server import RunningSandbox
 from returnbridge.services.cycles import ClearingCycle, CycleReport
 from returnbridge.services.exceptions import Action, Resolution, resolve
 from returnbridge.store.cycles import SqlCycleStore, cycle_transaction
@@ -26,22 +22,6 @@ from returnbridge.store.tables import audit_log, exceptions, outbox
 
 SKU = "CAS-123-BLK-M"
 UK = ("AMZ-UK1", SKU)
-
-
-@pytest.fixture
-def amazon() -> Iterator[RunningSandbox]:
-    with start_sandbox(SandboxConfig(seed=2, polls_until_final=1)) as running:
-        yield running
-
-
-@pytest.fixture
-def vendor(amazon: RunningSandbox) -> Iterator[SpApiVendor]:
-    client = sandbox_vendor(
-        amazon, retry=RetryPolicy(attempts=12, base_seconds=0.01, cap_seconds=0.1),
-        rng=random.Random(4),
-    )  # fmt: skip
-    yield client
-    client.close()
 
 
 def close_cycle(rb: App, vendor: SpApiVendor) -> CycleReport:
