@@ -137,7 +137,7 @@ def plan_stock(store: StockStore, pending: Sequence[PendingStock], now: datetime
         w.id for w in warehouses.warehouses.values() if w.authority is StockAuthority.SNAPSHOT
     )
     snapshots = store.snapshots(snapshot_ids)
-    restocked = _restocked_since(store, warehouses, snapshots)
+    restocked = _restocked_since(store, warehouses, snapshots, now)
     confirmed = store.confirmed_positions()
     in_flight = store.in_flight_positions()
     refused = {s for (_, s) in store.open_subjects(list(REJECTED_CODES))}
@@ -200,12 +200,19 @@ def plan_stock(store: StockStore, pending: Sequence[PendingStock], now: datetime
 
 
 def _restocked_since(
-    store: StockStore, warehouses: WarehouseMap, snapshots: dict[tuple[str, str], Snapshot]
+    store: StockStore,
+    warehouses: WarehouseMap,
+    snapshots: dict[tuple[str, str], Snapshot],
+    now: datetime,
 ) -> dict[tuple[str, str], int]:
-    """Net units restocked per position with a business time after its snapshot's as_of."""
+    """Net units restocked per position with a business time after its snapshot's as_of. Only
+    movements after the oldest fresh snapshot are read: a staler one holds its position
+    whatever was restocked since, so the read stays a day's worth, not the ledger's."""
     if not snapshots:
         return {}
-    since = min(s.as_of for s in snapshots.values())
+    since = max(
+        min(s.as_of for s in snapshots.values()), now - warehouses.guards.max_snapshot_age
+    )
     dcs = sorted({dc for dc, w in warehouses.dcs.items() if any(k[0] == w for k in snapshots)})
     found: dict[tuple[str, str], int] = defaultdict(int)
     for row in store.restocks_since(dcs, since):
