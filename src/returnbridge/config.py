@@ -3,6 +3,8 @@ and where Amazon is, resolved from it (``amazon_hosts``)."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, get_args
 from urllib.parse import urlsplit
@@ -352,3 +354,9 @@ def _host(url: str) -> str:
     except ValueError:  # unreadable (a broken IPv6 literal): the connector will say so
         return ""
     return (host or "").rstrip(".")
+
+
+def unset_variables(names: Iterable[str]) -> list[str]:
+    """Which of the environment variables ``names`` are not set or empty (an account's
+    credentials live in variables it names; only the names leave this function)."""
+    return [name for name in names if not os.environ.get(name)]

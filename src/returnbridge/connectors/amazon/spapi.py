@@ -33,6 +33,7 @@ from sp_api.base.exceptions import (
     SellingApiBadRequestException,
     SellingApiForbiddenException,
     SellingApiGatewayTimeoutException,
+    SellingApiNotFoundException,
     SellingApiRequestThrottledException,
     SellingApiServerException,
     SellingApiTemporarilyUnavailableException,
@@ -240,6 +241,25 @@ class SpApiVendor:
             poll=True,
         )
         return _status(transaction_id, response)
+
+    def check_access(self, transaction_id: str = "doctor-probe-0") -> str:
+        """Prove the credentials without changing anything (``returnbridge doctor``): an LWA
+        token, then the status of a transaction that does not exist. Amazon answering that read
+        404 (or 400) means the token and the role were accepted. A refusal of the credentials
+        raises ``AmazonAuthRefused``; no answer, ``AmazonUnavailable``."""
+        try:
+            self._send(
+                "getTransactionStatus",
+                lambda: self._df_status.get_transaction_status(transaction_id),
+                poll=True,
+            )
+        except AmazonRequestRejected:
+            return "LWA token issued; getTransactionStatus answered 400 (expected)"
+        except AmazonUnavailable as exc:
+            if isinstance(exc.__cause__, SellingApiNotFoundException):
+                return "LWA token issued; getTransactionStatus answered 404 (expected)"
+            raise
+        return "LWA token issued; getTransactionStatus answered"
 
     # ------------------------------------------------------------------ the wire
     def _send(

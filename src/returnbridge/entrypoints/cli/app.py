@@ -16,6 +16,7 @@ from returnbridge.entrypoints.cli import (
     configuration,
     cycle,
     demo,
+    doctor,
     erp,
     exceptions,
     feeds,
@@ -68,6 +69,7 @@ alerts.register(app)
 loadgen.register(app)
 stock.register(app)
 configuration.register(app)
+doctor.register(app)
 
 
 @db_app.command("upgrade")
