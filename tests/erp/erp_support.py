@@ -14,7 +14,7 @@ from pipeline_support import charge, full_return, send, zz_event
 from sqlalchemy import select
 
 from returnbridge.bootstrap import App
-from returnbridge.services.erp_export import COLUMNS, STOCK_ADJUSTMENT
+from returnbridge.services.erp_export import COLUMNS, STOCK_ADJUSTMENT, JournalMessage
 from returnbridge.store.tables import journal_entries, journal_lines, stock_movements
 
 
@@ -100,3 +100,20 @@ def db_journals(rb: App) -> tuple[int, Counter[tuple[str, str, str]], set[str]]:
         totals[(r.account, r.currency, "debit")] += r.debit
         totals[(r.account, r.currency, "credit")] += r.credit
     return len(rows), +totals, {r.entry_key for r in rows}
+
+
+def unbalanced_journal(at: datetime) -> JournalMessage:
+    """An ``erp.journal`` message (outbox id 7) whose entry debits 100 and credits 99."""
+    return JournalMessage(
+        7,
+        {
+            "entry_key": "1/1/1",
+            "kind": "disposition",
+            "currency": "GBP",
+            "postings": [
+                {"account": "1300", "debit": 100, "credit": 0},
+                {"account": "1390", "debit": 0, "credit": 99},
+            ],
+        },
+        at,
+    )

@@ -19,6 +19,7 @@ from erp_support import (
     read_jsonl,
     regrade,
     stock_rows,
+    unbalanced_journal,
 )
 from sqlalchemy import func, select
 
@@ -30,7 +31,6 @@ from returnbridge.services.erp_export import (
     ErpBatchUnbalanced,
     ErpExporter,
     ErpExportReport,
-    JournalMessage,
     build_batch,
 )
 from returnbridge.store.erp_export import SqlErpExportStore, erp_transaction
@@ -156,18 +156,6 @@ def test_a_crash_after_recording_writes_the_same_files_on_the_next_run(
 
 def test_an_unbalanced_batch_is_refused_before_anything_is_written() -> None:
     at = datetime(2026, 11, 2, tzinfo=UTC)
-    message = JournalMessage(
-        7,
-        {
-            "entry_key": "1/1/1",
-            "kind": "disposition",
-            "currency": "GBP",
-            "postings": [
-                {"account": "1300", "debit": 100, "credit": 0},
-                {"account": "1390", "debit": 0, "credit": 99},
-            ],
-        },
-        at,
-    )
+    message = unbalanced_journal(at)
     with pytest.raises(ErpBatchUnbalanced, match=r"erp-7-7: journal 1/1/1"):
         build_batch("erp-7-7", [message])

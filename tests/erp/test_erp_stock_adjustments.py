@@ -15,6 +15,7 @@ from erp_support import (
     read_jsonl,
     regrade,
     stock_rows,
+    unbalanced_journal,
 )
 from pipeline_support import full_return, send
 from sqlalchemy import select
@@ -25,7 +26,6 @@ from returnbridge.services.erp_export import (
     COLUMNS,
     ErpBatchUnbalanced,
     ErpExportReport,
-    JournalMessage,
     StockMessage,
     build_batch,
 )
@@ -184,19 +184,7 @@ def test_a_stock_adjustment_is_dated_by_the_utc_day_of_its_grading_and_carries_n
 
 def test_a_stock_adjustment_does_not_hide_an_unbalanced_journal() -> None:
     at = datetime.fromisoformat("2026-11-02T09:00:00+00:00")
-    journal = JournalMessage(
-        7,
-        {
-            "entry_key": "1/1/1",
-            "kind": "disposition",
-            "currency": "GBP",
-            "postings": [
-                {"account": "1300", "debit": 100, "credit": 0},
-                {"account": "1390", "debit": 0, "credit": 99},
-            ],
-        },
-        at,
-    )
+    journal = unbalanced_journal(at)
     stock = StockMessage(
         6,
         {

@@ -21,7 +21,6 @@ from returnbridge.store.sql import SqlStore
 from returnbridge.store.tables import credit_note_series, credit_notes
 
 NUMBERED = "numbered"
-VOIDED = "voided"
 _CHUNK = 500
 
 
@@ -89,4 +88,4 @@ class SqlCreditNoteStore(SqlStore):
         return found
 
 
-__all__ = ["NUMBERED", "VOIDED", "SqlCreditNoteStore", "credit_note_number"]
+__all__ = ["NUMBERED", "SqlCreditNoteStore", "credit_note_number"]

@@ -22,8 +22,6 @@ from returnbridge.store.tables import (
 )
 
 WAREHOUSES = "warehouses"  # the config document of the warehouse map
-HOLD_CODES = ["STOCK_SNAPSHOT_MISSING", "STOCK_SNAPSHOT_STALE", "STOCK_DROP_HELD",
-              "UNMAPPED_WAREHOUSE"]  # fmt: skip
 _S = stock_snapshots.c
 INSERT_SNAPSHOT = insert(stock_snapshots).values(
     warehouse=bindparam("w"),
@@ -177,21 +175,6 @@ class SqlStockStore(SqlStore):
             "created_at": now,
         }
         return self._insert(insert(exceptions), values)
-
-    def set_subject_on(self, exception_id: int, subject: str) -> None:
-        self.conn.execute(
-            update(exceptions).where(exceptions.c.id == exception_id).values(subject=subject)
-        )
-
-    def stock_holds(self) -> list[tuple[str, str, str]]:
-        """Open stock holds: (code, subject, message)."""
-        e = exceptions.c
-        rows = self.conn.execute(
-            select(e.code, e.subject, e.message)
-            .where(e.status == "open", e.subject.is_not(None), e.code.in_(HOLD_CODES))
-            .order_by(e.id)
-        )
-        return [(r.code, r.subject, r.message) for r in rows]
 
 
 __all__ = ["WAREHOUSES", "Restock", "SnapshotImport", "SqlStockStore"]

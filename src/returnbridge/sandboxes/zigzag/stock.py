@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -40,8 +40,3 @@ def write_stock_snapshot(
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
         writer.writerows((w, sku, units, stamp) for w, sku, units in rows)
-
-
-def amazon_ids(dcs: Mapping[str, str]) -> list[str]:
-    """The Amazon warehouse ids a DC map names, once each."""
-    return sorted(set(dcs.values()))
